@@ -44,6 +44,12 @@ struct RunArgs {
     /// AWS endpoint override, e.g. a local emulator (the SDK's AWS_ENDPOINT_URL also works).
     #[arg(long, env = "ECS_OPERATOR_AWS_ENDPOINT_URL")]
     aws_endpoint_url: Option<String>,
+    /// Namespace to watch (default: all namespaces).
+    #[arg(long, env = "ECS_OPERATOR_WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// Label selector: only objects matching it are managed (to shard large fleets).
+    #[arg(long, env = "ECS_OPERATOR_WATCH_SELECTOR")]
+    watch_selector: Option<String>,
     /// Parallel reconciles per kind.
     #[arg(long, env = "ECS_OPERATOR_CONCURRENCY", default_value_t = 16)]
     concurrency: u16,
@@ -153,6 +159,7 @@ async fn main() -> ExitCode {
                 aws: AwsSettings {
                     region: args.aws_region,
                     endpoint_url: args.aws_endpoint_url,
+                    credentials: None,
                 },
                 config: Config {
                     resync_interval: args.resync_interval,
@@ -163,6 +170,8 @@ async fn main() -> ExitCode {
                     revision_history_limit: args.revision_history_limit,
                 },
                 concurrency: args.concurrency,
+                namespace: args.watch_namespace,
+                label_selector: args.watch_selector,
             };
             match run(settings).await {
                 Ok(()) => ExitCode::SUCCESS,

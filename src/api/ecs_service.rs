@@ -47,6 +47,9 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tag};
     validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || !has(self.launchType) || self.launchType != 'FARGATE'")
         .message("schedulingStrategy DAEMON is not supported with launchType FARGATE")
         .field_path(".schedulingStrategy"),
+    validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || !has(self.deploymentController) || self.deploymentController == 'ECS'")
+        .message("schedulingStrategy DAEMON is only supported with the ECS deployment controller")
+        .field_path(".schedulingStrategy"),
     validation = Rule::new("!has(self.launchType) || self.launchType != 'FARGATE' || !has(self.placementStrategy)")
         .message("placementStrategy is not supported with launchType FARGATE")
         .field_path(".placementStrategy"),
@@ -442,6 +445,13 @@ pub struct ECSServiceStatus {
     /// Value of `spec.redeployToken` last applied with forceNewDeployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_redeploy_token: Option<String>,
+    /// Hash of the `serviceConnectConfiguration` last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_service_connect_hash: Option<String>,
+    /// A task definition whose rollout failed (circuit breaker); it is not re-applied until
+    /// the spec names another one or `redeployToken` changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_task_definition: Option<String>,
     /// Deletion policy in effect (spec or operator default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,

@@ -51,6 +51,9 @@ use super::common::{Condition, DeletionPolicy, Tag};
     validation = Rule::new("!has(self.proxyConfiguration) || self.containerDefinitions.exists(c, c.name == self.proxyConfiguration.containerName)")
         .message("proxyConfiguration.containerName names a container that is not in containerDefinitions")
         .field_path(".proxyConfiguration.containerName"),
+    validation = Rule::new("!has(self.networkMode) || !(self.networkMode in ['awsvpc', 'host']) || self.containerDefinitions.all(c, !has(c.portMappings) || c.portMappings.all(p, !has(p.hostPort) || !has(p.containerPort) || p.hostPort == p.containerPort))")
+        .message("with networkMode awsvpc or host, a port mapping's hostPort must be left out or equal its containerPort")
+        .field_path(".containerDefinitions"),
 )]
 pub struct TaskDefinitionSpec {
     /// Task definition family. Defaults to `metadata.name`. Up to 255 letters, digits,
@@ -519,8 +522,13 @@ pub struct ContainerDefinition {
 /// A container port mapping. Set `containerPort` or `containerPortRange`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.containerPort) != has(self.containerPortRange)")
-    .message("set exactly one of containerPort and containerPortRange"))]
+#[x_kube(
+    validation = Rule::new("has(self.containerPort) != has(self.containerPortRange)")
+        .message("set exactly one of containerPort and containerPortRange"),
+    validation = Rule::new("!has(self.containerPortRange) || (int(self.containerPortRange.split('-')[0]) >= 1 && int(self.containerPortRange.split('-')[1]) <= 65535 && int(self.containerPortRange.split('-')[0]) < int(self.containerPortRange.split('-')[1]))")
+        .message("containerPortRange must be start-end with 1 <= start < end <= 65535")
+        .field_path(".containerPortRange"),
+)]
 pub struct PortMapping {
     /// Port the container listens on (1-65535).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -540,9 +548,9 @@ pub struct PortMapping {
     /// Application protocol for Service Connect: `http`, `http2` or `grpc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<AppProtocol>,
-    /// Port range `start-end`, e.g. `8000-8010`.
+    /// Port range `start-end`, e.g. `8000-8010` (1 <= start < end <= 65535).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{1,5}-[0-9]{1,5}$"))]
+    #[schemars(length(max = 11), regex(pattern = r"^[0-9]{1,5}-[0-9]{1,5}$"))]
     pub container_port_range: Option<String>,
 }
 

@@ -4,8 +4,12 @@
 pub mod ecs_service;
 pub mod ecs_task_definition;
 pub mod error;
+pub mod metrics;
 
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+
+use self::metrics::ApiCalls;
 
 /// The SDK clients one reconcile needs, for one Region.
 #[derive(Clone, Debug)]
@@ -13,6 +17,8 @@ pub struct AwsClients {
     pub region: String,
     pub ecs: aws_sdk_ecs::Client,
     pub servicediscovery: aws_sdk_servicediscovery::Client,
+    /// Every call attempt made through these clients.
+    pub calls: ApiCalls,
 }
 
 /// Where and how to reach AWS.
@@ -22,6 +28,9 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// Endpoint override (the SDK's standard `AWS_ENDPOINT_URL` also works).
     pub endpoint_url: Option<String>,
+    /// Explicit credentials for programs that embed the operator; the binary always uses the
+    /// SDK's default chain.
+    pub credentials: Option<Credentials>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +42,7 @@ pub enum ClientError {
 impl AwsClients {
     /// Builds clients from the default credential chain (environment, web identity, EKS Pod
     /// Identity, shared profile) and the settings.
-    pub async fn new(settings: &AwsSettings) -> Result<Self, ClientError> {
+    pub async fn new(settings: &AwsSettings, calls: ApiCalls) -> Result<Self, ClientError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
@@ -41,15 +50,25 @@ impl AwsClients {
         if let Some(endpoint) = &settings.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
+        if let Some(credentials) = &settings.credentials {
+            loader = loader.credentials_provider(credentials.clone());
+        }
         let config = loader.load().await;
         let region = config
             .region()
             .map(|r| r.to_string())
             .ok_or(ClientError::NoRegion)?;
+        let ecs = aws_sdk_ecs::config::Builder::from(&config)
+            .interceptor(calls.interceptor())
+            .build();
+        let servicediscovery = aws_sdk_servicediscovery::config::Builder::from(&config)
+            .interceptor(calls.interceptor())
+            .build();
         Ok(Self {
             region,
-            ecs: aws_sdk_ecs::Client::new(&config),
-            servicediscovery: aws_sdk_servicediscovery::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            servicediscovery: aws_sdk_servicediscovery::Client::from_conf(servicediscovery),
+            calls,
         })
     }
 }

@@ -13,6 +13,7 @@ use super::backoff::Backoff;
 use crate::api::common::DeletionPolicy;
 use crate::api::{ECSService, TaskDefinition};
 use crate::aws::AwsClients;
+use crate::controllers::ecs_service::observer::ObservationCache;
 
 /// Operator settings that shape reconciles.
 #[derive(Clone, Debug)]
@@ -45,6 +46,8 @@ pub struct Context {
     /// Caches of the watched objects, for look-ups across kinds (who references whom).
     pub task_definitions: Store<TaskDefinition>,
     pub services: Store<ECSService>,
+    /// ECS services observed by the batched observer, waiting for their reconcile.
+    pub observations: ObservationCache,
 }
 
 impl Context {
@@ -67,6 +70,7 @@ impl Context {
             backoff: Backoff::default(),
             task_definitions,
             services,
+            observations: ObservationCache::default(),
         })
     }
 

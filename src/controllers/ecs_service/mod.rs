@@ -1,1 +1,375 @@
-//! ECSService controller.
+//! ECSService controller: resolve the task definition, observe the service (batched), decide
+//! (pure), create/update/delete, write status.
+
+pub mod observer;
+pub mod plan;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use tracing::{info, instrument};
+
+use self::plan::{Desired, Plan, task_definition_key, value_hash};
+use self::status::{Input, Outcome};
+use super::{Error, write_status};
+use crate::api::common::{DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags};
+use crate::api::{ECSService, TaskDefinition};
+use crate::aws::ecs_service::{self as ecs_svc, CreateRequest, ObservedService};
+use crate::aws::error::{AwsError, ErrorClass};
+use crate::runtime::Context;
+
+const KIND: &str = "ECSService";
+/// How often a running rollout or a draining service is looked at.
+const ROLLOUT_POLL: Duration = Duration::from_secs(2);
+/// How long an observation from the batched observer stays usable.
+const OBSERVATION_MAX_AGE: Duration = Duration::from_secs(30);
+
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+pub async fn reconcile(obj: Arc<ECSService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
+    let api: Api<ECSService> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(svc) => apply(&api, &svc, &ctx).await,
+            FinalizerEvent::Cleanup(svc) => cleanup(&api, &svc, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|err| Error::Finalizer(Box::new(err)))
+}
+
+pub fn error_policy(obj: Arc<ECSService>, error: &Error, ctx: Arc<Context>) -> Action {
+    let class = match error {
+        Error::Finalizer(inner) => match inner.as_ref() {
+            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => return Action::requeue(ROLLOUT_POLL),
+            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
+            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
+            _ => ErrorClass::Retryable,
+        },
+        Error::Aws(aws) => aws.class,
+        _ => ErrorClass::Retryable,
+    };
+    let class = if class == ErrorClass::Terminal { ErrorClass::Retryable } else { class };
+    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+}
+
+fn deletion_policy(svc: &ECSService, ctx: &Context) -> DeletionPolicy {
+    svc.spec.deletion_policy.unwrap_or(ctx.config.default_deletion_policy)
+}
+
+/// Resolves the task definition the service should run: the referenced TaskDefinition's
+/// current revision, or the literal reference. `Err(message)` while waiting.
+pub fn referenced_task_definition(svc: &ECSService, ctx: &Context) -> Result<Option<String>, String> {
+    let Some(reference) = &svc.spec.task_definition_ref else {
+        return Ok(None);
+    };
+    let namespace = svc.namespace().unwrap_or_default();
+    let key = kube::runtime::reflector::ObjectRef::<TaskDefinition>::new(&reference.name).within(&namespace);
+    let Some(td) = ctx.task_definitions.get(&key) else {
+        return Err(format!("waiting for TaskDefinition {} (not found in namespace {namespace})", reference.name));
+    };
+    let status = td.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (&status.task_definition_arn, ready && status.observed_generation == td.metadata.generation) {
+        (Some(arn), true) => Ok(Some(arn.clone())),
+        _ => Err(format!("waiting for TaskDefinition {} to be Ready", reference.name)),
+    }
+}
+
+/// Whether an observation of `svc` (from the batched observer) calls for a reconcile: the
+/// plan would change something, or the status would change.
+pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> bool {
+    let status = svc.status.clone().unwrap_or_default();
+    let Some(td) = status.task_definition_arn.as_deref() else { return true };
+    let Some(observed) = observed else { return true };
+    let uid = svc.uid().unwrap_or_default();
+    let namespace = svc.namespace().unwrap_or_default();
+    let name = svc.service_name();
+    let object_name = svc.name_any();
+    let desired = Desired {
+        spec: &svc.spec,
+        cluster: &svc.spec.cluster,
+        name: &name,
+        task_definition_arn: td,
+        namespace: &namespace,
+        object_name: &object_name,
+        uid: &uid,
+    };
+    let plan = plan::plan(&desired, Some(observed), &status);
+    let acts = !matches!(&plan, Plan::Sync { update: None, tags_to_set, tags_to_remove, .. } if tags_to_set.is_empty() && tags_to_remove.is_empty());
+    let rollout_failed = matches!(plan, Plan::Sync { rollout_failed: true, .. });
+    let input = Input {
+        previous: Some(&status),
+        generation: svc.metadata.generation,
+        task_definition_arn: Some(td),
+        deletion_policy: status.deletion_policy.unwrap_or_default(),
+        applied_redeploy_token: None,
+        applied_service_connect_hash: None,
+        now: Timestamp::now(),
+    };
+    let new_status = status::compute(&input, &Outcome::Synced { observed: observed.clone(), rollout_failed });
+    acts || new_status != status
+}
+
+struct Applied {
+    outcome: Outcome,
+    redeploy_token: Option<Option<String>>,
+    service_connect_hash: Option<Option<String>>,
+}
+
+impl From<Outcome> for Applied {
+    fn from(outcome: Outcome) -> Self {
+        Self { outcome, redeploy_token: None, service_connect_hash: None }
+    }
+}
+
+async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result<Action, Error> {
+    let key = Context::key(svc);
+    let (td_arn, applied) = match resolve_task_definition(svc, ctx).await {
+        Ok(Some(td)) => {
+            let applied = match sync(svc, ctx, &td).await {
+                Ok(applied) => applied,
+                Err(err) => Outcome::Failed(err).into(),
+            };
+            (Some(td), applied)
+        }
+        Ok(None) => (None, Outcome::WaitingForTaskDefinition("waiting for the task definition".into()).into()),
+        Err(Wait::TaskDefinition(message)) => (None, Outcome::WaitingForTaskDefinition(message).into()),
+        Err(Wait::Aws(err)) => (None, Outcome::Failed(err).into()),
+    };
+    let input = Input {
+        previous: svc.status.as_ref(),
+        generation: svc.metadata.generation,
+        task_definition_arn: td_arn.as_deref(),
+        deletion_policy: deletion_policy(svc, ctx),
+        applied_redeploy_token: applied.redeploy_token.clone(),
+        applied_service_connect_hash: applied.service_connect_hash.clone(),
+        now: Timestamp::now(),
+    };
+    let new_status = status::compute(&input, &applied.outcome);
+    write_status(api, svc, svc.status.as_ref(), &new_status).await?;
+    publish_transition_events(svc, ctx, &new_status).await;
+
+    Ok(match &applied.outcome {
+        Outcome::Synced { observed, rollout_failed } => {
+            ctx.backoff.reset(&key);
+            if !*rollout_failed && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default()) {
+                Action::requeue(ROLLOUT_POLL)
+            } else {
+                // Steady: the batched observer watches for drift; changes to the object or
+                // its TaskDefinition wake the reconcile at once.
+                Action::await_change()
+            }
+        }
+        // The TaskDefinition watch wakes us when it becomes Ready.
+        Outcome::WaitingForTaskDefinition(_) => Action::requeue(ctx.config.resync_interval),
+        Outcome::WaitingForDrain | Outcome::Deleting(_) => Action::requeue(ROLLOUT_POLL * 2),
+        Outcome::AlreadyExists { .. } | Outcome::Immutable { .. } => Action::requeue(crate::runtime::backoff::TERMINAL_RETRY),
+        Outcome::Failed(err) => Action::requeue(ctx.backoff.next_delay(&key, err.class)),
+    })
+}
+
+enum Wait {
+    TaskDefinition(String),
+    Aws(AwsError),
+}
+
+/// The full ARN of the task definition the service should run.
+async fn resolve_task_definition(svc: &ECSService, ctx: &Context) -> Result<Option<String>, Wait> {
+    if let Some(arn) = referenced_task_definition(svc, ctx).map_err(Wait::TaskDefinition)? {
+        return Ok(Some(arn));
+    }
+    let Some(reference) = &svc.spec.task_definition else {
+        return Ok(None);
+    };
+    // Resolved once per reference: status keeps the ARN.
+    if let Some(known) = svc.status.as_ref().and_then(|s| s.task_definition_arn.as_deref()) {
+        if task_definition_key(known) == task_definition_key(reference) {
+            return Ok(Some(known.to_string()));
+        }
+    }
+    ecs_svc::resolve_task_definition(&ctx.aws.ecs, reference).await.map(Some).map_err(Wait::Aws)
+}
+
+async fn observe(ctx: &Context, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
+    let key = (cluster.to_string(), name.to_string());
+    if let Some(observed) = ctx.observations.take_fresh(&key, OBSERVATION_MAX_AGE) {
+        return Ok(Some(observed));
+    }
+    let described = ecs_svc::describe(&ctx.aws.ecs, cluster, &[name.to_string()]).await?;
+    Ok(described.found.get(name).cloned())
+}
+
+async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, AwsError> {
+    let ecs = &ctx.aws.ecs;
+    let status = svc.status.clone().unwrap_or_default();
+    let uid = svc.uid().unwrap_or_default();
+    let namespace = svc.namespace().unwrap_or_default();
+    let object_name = svc.name_any();
+    let name = svc.service_name();
+    let cluster = svc.spec.cluster.as_str();
+    let desired = Desired {
+        spec: &svc.spec,
+        cluster,
+        name: &name,
+        task_definition_arn: td_arn,
+        namespace: &namespace,
+        object_name: &object_name,
+        uid: &uid,
+    };
+    if let Some(Plan::Immutable { message, .. }) = plan::immutable_from_status(&desired, &status) {
+        return Ok(Outcome::Immutable { message }.into());
+    }
+    let observed = observe(ctx, cluster, &name).await?;
+    let key = (cluster.to_string(), name.clone());
+    let service_connect_hash = svc.spec.service_connect_configuration.as_ref().map(value_hash);
+
+    match plan::plan(&desired, observed.as_ref(), &status) {
+        Plan::Create => {
+            let mut tags: std::collections::BTreeMap<String, String> =
+                svc.spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+            tags.extend(ownership_tags(KIND, &namespace, &object_name, &uid));
+            // The uid makes CreateService idempotent across retries and crashes; the look-up
+            // by name above finds a service created just before a crash.
+            let token: String = uid.chars().filter(|c| c.is_ascii()).take(36).collect();
+            let created = ecs_svc::create(
+                ecs,
+                &CreateRequest { cluster, name: &name, task_definition: td_arn, spec: &svc.spec, tags: &tags, client_token: &token },
+            )
+            .await?;
+            info!(arn = %created.arn, "created ECS service");
+            ctx.event(svc, EventType::Normal, "Created", "Create", format!("created ECS service {} running {}", created.arn, task_definition_key(td_arn))).await;
+            ctx.observations.invalidate(&key);
+            Ok(Applied {
+                outcome: Outcome::Synced { observed: created, rollout_failed: false },
+                redeploy_token: Some(svc.spec.redeploy_token.clone()),
+                service_connect_hash: Some(service_connect_hash),
+            })
+        }
+        Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
+        Plan::AlreadyExists { owner } => {
+            if status.conditions.iter().all(|c| c.reason != "AlreadyExists") {
+                ctx.event(svc, EventType::Warning, "AlreadyExists", "Create", format!("ECS service {name} in {cluster} belongs to {owner}")).await;
+            }
+            Ok(Outcome::AlreadyExists { owner }.into())
+        }
+        Plan::Immutable { message, .. } => {
+            if status.conditions.iter().all(|c| c.message != message) {
+                ctx.event(svc, EventType::Warning, "ImmutableFieldChanged", "Update", message.clone()).await;
+            }
+            Ok(Outcome::Immutable { message }.into())
+        }
+        Plan::Sync { adopt, update, changed, tags_to_set, tags_to_remove, rollout_failed } => {
+            let Some(mut observed) = observed else {
+                return Ok(Outcome::Failed(AwsError {
+                    operation: "DescribeServices",
+                    code: "Inconsistent".into(),
+                    message: "service vanished while planning".into(),
+                    class: ErrorClass::Retryable,
+                })
+                .into());
+            };
+            if !tags_to_set.is_empty() || !tags_to_remove.is_empty() {
+                ecs_svc::sync_tags(ecs, &observed.arn, &tags_to_set, &tags_to_remove).await?;
+                if adopt {
+                    ctx.event(svc, EventType::Normal, "Adopted", "Adopt", format!("adopted ECS service {}", observed.arn)).await;
+                }
+            }
+            let mut applied_token = None;
+            let mut applied_connect = None;
+            if let Some(update) = update {
+                let drift = svc.status.as_ref().and_then(|s| s.observed_generation) == svc.metadata.generation && !adopt;
+                observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
+                ctx.observations.invalidate(&key);
+                let what = changed.join(", ");
+                info!(changed = %what, drift, "updated ECS service");
+                let (reason, note) = if drift {
+                    ("DriftRepaired", format!("ECS service differed from the spec in {what}; updated it back"))
+                } else {
+                    ("Updated", format!("updated {what}"))
+                };
+                ctx.event(svc, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note).await;
+                if update.force_new_deployment {
+                    applied_token = Some(svc.spec.redeploy_token.clone());
+                }
+                if update.service_connect_configuration.is_some() {
+                    applied_connect = Some(service_connect_hash);
+                }
+            }
+            Ok(Applied {
+                outcome: Outcome::Synced { observed, rollout_failed },
+                redeploy_token: applied_token,
+                service_connect_hash: applied_connect,
+            })
+        }
+    }
+}
+
+/// Events for rollout transitions, judged from the Ready condition before and after.
+async fn publish_transition_events(svc: &ECSService, ctx: &Context, new_status: &crate::api::ecs_service::ECSServiceStatus) {
+    let before = svc.status.as_ref().and_then(|s| find_condition(&s.conditions, "Ready").cloned());
+    let after = find_condition(&new_status.conditions, "Ready");
+    let (Some(after), before_reason) = (after, before.as_ref().map(|c| c.reason.clone())) else { return };
+    if before_reason.as_deref() == Some(after.reason.as_str()) {
+        return;
+    }
+    match after.reason.as_str() {
+        "RolloutComplete" => ctx.event(svc, EventType::Normal, "RolloutComplete", "Rollout", after.message.clone()).await,
+        "RolloutFailed" => ctx.event(svc, EventType::Warning, "RolloutFailed", "Rollout", after.message.clone()).await,
+        "InvalidSpec" | "AWSError" | "Throttled" => {
+            ctx.event(svc, EventType::Warning, &after.reason, "Reconcile", after.message.clone()).await
+        }
+        _ => {}
+    }
+}
+
+async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result<Action, Error> {
+    let policy = deletion_policy(svc, ctx);
+    if policy == DeletionPolicy::Retain {
+        ctx.event(svc, EventType::Normal, "Retained", "Delete", "deletionPolicy Retain: the ECS service is left running".into()).await;
+        return Ok(Action::await_change());
+    }
+    let name = svc.service_name();
+    let cluster = svc.spec.cluster.as_str();
+    let observed = match ecs_svc::describe(&ctx.aws.ecs, cluster, std::slice::from_ref(&name)).await {
+        Ok(described) => described.found.get(&name).cloned(),
+        // No cluster, no service: nothing to delete.
+        Err(err) if err.code == "ClusterNotFoundException" => None,
+        Err(err) => return Err(err.into()),
+    };
+    let Some(observed) = observed else { return Ok(Action::await_change()) };
+    if ownership_of(&observed.tags, &svc.uid().unwrap_or_default()) != Ownership::Ours {
+        // Never delete what we do not own.
+        return Ok(Action::await_change());
+    }
+    let message = match observed.status.as_str() {
+        "INACTIVE" => {
+            ctx.event(svc, EventType::Normal, "Deleted", "Delete", format!("deleted ECS service {}", observed.arn)).await;
+            return Ok(Action::await_change());
+        }
+        "DRAINING" => format!("ECS service {} is DRAINING; waiting for INACTIVE", observed.arn),
+        _ => {
+            ecs_svc::delete(&ctx.aws.ecs, cluster, &name).await?;
+            info!(arn = %observed.arn, "deleting ECS service");
+            format!("deleting ECS service {}: waiting for its tasks to drain", observed.arn)
+        }
+    };
+    let input = Input {
+        previous: svc.status.as_ref(),
+        generation: svc.metadata.generation,
+        task_definition_arn: None,
+        deletion_policy: policy,
+        applied_redeploy_token: None,
+        applied_service_connect_hash: None,
+        now: Timestamp::now(),
+    };
+    let new_status = status::compute(&input, &Outcome::Deleting(message.clone()));
+    write_status(api, svc, svc.status.as_ref(), &new_status).await?;
+    Err(Error::DeletionWaits(message))
+}

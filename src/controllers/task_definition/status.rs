@@ -65,6 +65,15 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> TaskDefinitionStatus {
 
 fn desired_conditions(family: &str, outcome: &Outcome) -> Vec<DesiredCondition> {
     match outcome {
+        Outcome::Synced { current, registered: Some(RegisterReason::Drift), .. } => vec![DesiredCondition::new(
+            ct::READY,
+            true,
+            "DriftRepaired",
+            format!(
+                "the previous revision was deregistered outside the operator; registered revision {} of family {family}",
+                current.revision
+            ),
+        )],
         Outcome::Synced { current, .. } => vec![DesiredCondition::new(
             ct::READY,
             true,

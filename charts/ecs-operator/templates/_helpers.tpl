@@ -1,0 +1,110 @@
+{{/* Chart name. */}}
+{{- define "ecs-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-ecs-operator, or the release name when it contains the chart name. */}}
+{{- define "ecs-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ecs-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ecs-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "ecs-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "ecs-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ecs-operator
+{{- end }}
+
+{{- define "ecs-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ecs-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name must name an existing ServiceAccount when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "ecs-operator.leaseName" -}}
+{{- default (include "ecs-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{- define "ecs-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Plural resource names of the kinds the operator manages. A new kind is added here once and
+every RBAC rule follows.
+*/}}
+{{- define "ecs-operator.kinds" -}}
+{{- toJson (list "taskdefinitions" "ecsservices") }}
+{{- end }}
+
+{{/* Names of the operator's CRDs (for --install-crds). */}}
+{{- define "ecs-operator.crdNames" -}}
+{{- $names := list }}
+{{- range (include "ecs-operator.kinds" . | fromJsonArray) }}
+{{- $names = append $names (printf "%s.ecs-operator.dev" .) }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+Rules for the custom resources in the namespaces the operator watches: read and watch them,
+patch or update them (finalizers, which kube-runtime's finalizer helper sets by JSON patch on
+metadata.finalizers), write their status, update their finalizers subresource, and record
+events (events.k8s.io: created, then patched as a series). No create or delete: the operator
+never creates or deletes its own objects.
+*/}}
+{{- define "ecs-operator.resourceRules" -}}
+{{- $kinds := include "ecs-operator.kinds" . | fromJsonArray -}}
+- apiGroups: ["ecs-operator.dev"]
+  resources: {{ toJson $kinds }}
+  verbs: ["get", "list", "watch", "patch", "update", "delete"]
+- apiGroups: ["ecs-operator.dev"]
+  resources:
+  {{- range $kinds }}
+    - {{ . }}/status
+  {{- end }}
+  verbs: ["patch", "update"]
+- apiGroups: ["ecs-operator.dev"]
+  resources:
+  {{- range $kinds }}
+    - {{ . }}/finalizers
+  {{- end }}
+  verbs: ["update"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["patch"]
+{{- end }}
+
+{{/* Checks of value combinations that the schema cannot express. */}}
+{{- define "ecs-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: two active operators would fight over the same AWS resources" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.service.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.service.enabled" }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) (int .Values.health.port) }}
+{{- fail "metrics.port and health.port must differ" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,421 @@
+//! ECSService against the real kube-apiserver and moto (with the ECS scheduler simulation).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{ContainerDefinition, ServiceField};
+use ecs_operator::api::{ECSService, TaskDefinition};
+use ecs_operator::runtime::Config;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use support::{Network, TestContext, condition, events_with_reason, get_opt, wait_for};
+
+const WAIT: Duration = Duration::from_secs(40);
+
+fn task_definition(name: &str, family: &str, image: &str) -> String {
+    format!(
+        r#"
+apiVersion: ecs-operator.dev/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: {name}
+spec:
+  family: {family}
+  requiresCompatibilities: [FARGATE]
+  networkMode: awsvpc
+  cpu: "256"
+  memory: "512"
+  containerDefinitions:
+    - name: app
+      image: {image}
+      portMappings:
+        - containerPort: 8080
+"#
+    )
+}
+
+fn service(name: &str, cluster: &str, net: &Network, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: ecs-operator.dev/v1alpha1
+kind: ECSService
+metadata:
+  name: {name}
+spec:
+  cluster: {cluster}
+  taskDefinitionRef:
+    name: app
+  desiredCount: 2
+  launchType: FARGATE
+  networkConfiguration:
+    awsvpcConfiguration:
+      subnets: [{s0}, {s1}]
+      securityGroups: [{sg}]
+  tags:
+    - key: team
+      value: web
+{extra}
+"#,
+        s0 = net.subnets[0],
+        s1 = net.subnets[1],
+        sg = net.security_group
+    )
+}
+
+/// Waits until the ECSService is Ready for its current generation.
+async fn ready(ctx: &TestContext, name: &str) -> ECSService {
+    let api = ctx.api::<ECSService>();
+    wait_for(&format!("ECSService {name} Ready"), WAIT, || async {
+        let svc = get_opt(&api, name).await?;
+        let status = svc.status.as_ref()?;
+        let (ready, _, _) = condition(&status.conditions, "Ready")?;
+        (ready == "True" && status.observed_generation == svc.metadata.generation).then_some(svc)
+    })
+    .await
+}
+
+async fn condition_of(ctx: &TestContext, name: &str, type_: &str) -> Option<(String, String, String)> {
+    let svc = get_opt(&ctx.api::<ECSService>(), name).await?;
+    condition(&svc.status?.conditions, type_)
+}
+
+async fn describe(ctx: &TestContext, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+    let out = ctx
+        .bed
+        .ecs()
+        .await
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .include(ServiceField::Tags)
+        .send()
+        .await
+        .ok()?;
+    out.services().first().cloned()
+}
+
+struct Setup {
+    ctx: TestContext,
+    cluster: String,
+    net: Network,
+}
+
+async fn setup(test: &str) -> Setup {
+    let ctx = TestContext::new(test).await;
+    let cluster = ctx.cluster("c").await;
+    let net = ctx.network().await;
+    let family = ctx.aws_name("app");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.27")).await.expect("apply TaskDefinition");
+    Setup { ctx, cluster, net }
+}
+
+#[tokio::test]
+async fn create_rolls_out_and_mirrors_ecs_in_status() {
+    let Setup { ctx, cluster, net } = setup("svc-create").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+
+    let svc = ready(&ctx, "web").await;
+    let status = svc.status.clone().expect("status");
+    let td = get_opt(&ctx.api::<TaskDefinition>(), "app").await.and_then(|t| t.status).and_then(|s| s.task_definition_arn);
+    assert_eq!(status.task_definition_arn, td, "the resolved ARN is in status");
+    assert_eq!(status.service_status.as_deref(), Some("ACTIVE"));
+    assert_eq!((status.desired_count, status.running_count, status.pending_count), (Some(2), Some(2), Some(0)));
+    assert_eq!(status.rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(status.deployments.len(), 1);
+    assert_eq!(status.deployments[0].status, "PRIMARY");
+    assert!(!status.events.is_empty(), "service events are mirrored");
+    // Spec is never written: the reference stays a reference.
+    assert!(svc.spec.task_definition.is_none());
+    assert_eq!(svc.spec.task_definition_ref.as_ref().map(|r| r.name.as_str()), Some("app"));
+
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service in ECS");
+    assert_eq!(ecs.task_definition(), td.as_deref(), "ECS got the full ARN");
+    assert_eq!(ecs.desired_count(), 2);
+    let tags: BTreeMap<_, _> = ecs.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+    assert_eq!(tags.get("ecs-operator.dev/uid").copied(), svc.metadata.uid.as_deref());
+    assert_eq!(tags.get("team"), Some(&"web"));
+    assert_eq!(operator.calls.count("CreateService"), 1);
+    assert!(!events_with_reason(&ctx, "Created").await.is_empty());
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn new_task_definition_revision_rolls_the_service_at_once() {
+    let Setup { ctx, cluster, net } = setup("svc-roll").await;
+    // A long resync: only the watch relation can roll the service in time.
+    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(3600), ..Config::default() }).await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+
+    let family = ctx.aws_name("app");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.28")).await.expect("new image");
+    let rolled = wait_for("service on revision 2 and Ready", WAIT, || async {
+        let svc = get_opt(&ctx.api::<ECSService>(), "web").await?;
+        let status = svc.status?;
+        let (ready, _, _) = condition(&status.conditions, "Ready")?;
+        (ready == "True" && status.task_definition_arn.as_deref()?.ends_with(&format!("{family}:2"))).then_some(())
+    })
+    .await;
+    let _ = rolled;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert!(ecs.task_definition().unwrap_or_default().ends_with(&format!("{family}:2")));
+    assert_eq!(operator.calls.count("UpdateService"), 1, "one update for one new revision");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn field_groups_update_in_place_and_steady_state_writes_nothing() {
+    let Setup { ctx, cluster, net } = setup("svc-update").await;
+    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+
+    // Ten more reconciles of the unchanged, converged service: zero writes.
+    let writes = operator.calls.writes();
+    let api = ctx.api::<ECSService>();
+    for i in 0..10 {
+        let patch = serde_json::json!({"metadata": {"annotations": {"test/poke": i.to_string()}}});
+        api.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("poke");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(operator.calls.writes(), writes, "a converged service makes no write calls: {:?}", operator.calls.snapshot());
+
+    // Counts, deployment configuration, network, tags and a forced redeploy in one change.
+    let updated = service("web", &cluster, &net, "")
+        .replace("desiredCount: 2", "desiredCount: 3")
+        .replace(&format!("subnets: [{}, {}]", net.subnets[0], net.subnets[1]), &format!("subnets: [{}]", net.subnets[1]))
+        .replace("      value: web", "      value: payments")
+        + "  deploymentConfiguration:\n    maximumPercent: 150\n    minimumHealthyPercent: 50\n  redeployToken: \"1\"\n  healthCheckGracePeriodSeconds: 30\n";
+    ctx.apply_yaml(&updated).await.expect("apply update");
+    let svc = ready(&ctx, "web").await;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert_eq!(ecs.desired_count(), 3);
+    let dc = ecs.deployment_configuration().expect("deployment configuration");
+    assert_eq!((dc.maximum_percent(), dc.minimum_healthy_percent()), (Some(150), Some(50)));
+    let subnets = ecs.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|a| a.subnets().to_vec());
+    assert_eq!(subnets, Some(vec![net.subnets[1].clone()]));
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(30));
+    let tags: BTreeMap<_, _> = ecs.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+    assert_eq!(tags.get("team"), Some(&"payments"));
+    assert_eq!(svc.status.as_ref().and_then(|s| s.applied_redeploy_token.as_deref()), Some("1"));
+    assert_eq!(operator.calls.count("UpdateService"), 1, "one UpdateService carries every changed field");
+    let updates = events_with_reason(&ctx, "Updated").await;
+    assert!(updates.iter().any(|n| n.contains("desiredCount") && n.contains("networkConfiguration")), "{updates:?}");
+
+    // Subnet order is not a change.
+    let reordered = updated.replace(&format!("subnets: [{}]", net.subnets[1]), &format!("subnets: [{}]", net.subnets[1]));
+    ctx.apply_yaml(&reordered).await.expect("reapply");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(operator.calls.count("UpdateService"), 1);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn drift_made_in_ecs_is_repaired_with_an_event() {
+    let Setup { ctx, cluster, net } = setup("svc-drift").await;
+    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+
+    let ecs = ctx.bed.ecs().await;
+    ecs.update_service().cluster(&cluster).service("web").desired_count(5).send().await.expect("change by hand");
+    wait_for("desiredCount repaired", WAIT, || async {
+        (describe(&ctx, &cluster, "web").await?.desired_count() == 2).then_some(())
+    })
+    .await;
+    let notes = wait_for("DriftRepaired event", WAIT, || async {
+        let notes = events_with_reason(&ctx, "DriftRepaired").await;
+        (!notes.is_empty()).then_some(notes)
+    })
+    .await;
+    assert!(notes[0].contains("desiredCount"), "{notes:?}");
+    ready(&ctx, "web").await;
+    // Reads are batched: the periodic observation used DescribeServices, no per-object polling storm.
+    assert!(operator.calls.count("DescribeServices") > 0);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn deletion_policies_delete_or_keep_the_ecs_service() {
+    let Setup { ctx, cluster, net } = setup("svc-delete").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("gone", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("kept", &cluster, &net, "  deletionPolicy: Retain")).await.expect("apply");
+    ready(&ctx, "gone").await;
+    ready(&ctx, "kept").await;
+
+    let api = ctx.api::<ECSService>();
+    for name in ["gone", "kept"] {
+        api.delete(name, &DeleteParams::default()).await.expect("delete");
+    }
+    for name in ["gone", "kept"] {
+        wait_for(&format!("{name} removed"), WAIT, || async { get_opt(&api, name).await.is_none().then_some(()) }).await;
+    }
+    assert_eq!(describe(&ctx, &cluster, "gone").await.and_then(|s| s.status().map(str::to_string)).as_deref(), Some("INACTIVE"));
+    let kept = describe(&ctx, &cluster, "kept").await.expect("kept service");
+    assert_eq!(kept.status(), Some("ACTIVE"));
+    assert_eq!(kept.desired_count(), 2, "Retain leaves the service untouched");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn existing_service_needs_opt_in_to_be_adopted() {
+    let Setup { ctx, cluster, net } = setup("svc-adopt").await;
+    let ecs = ctx.bed.ecs().await;
+    let foreign_td = ecs
+        .register_task_definition()
+        .family(ctx.aws_name("legacy"))
+        .container_definitions(ContainerDefinition::builder().name("app").image("busybox").memory(128).build())
+        .send()
+        .await
+        .expect("register")
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("arn")
+        .to_string();
+    ecs.create_service().cluster(&cluster).service_name("legacy").task_definition(&foreign_td).desired_count(1).send().await.expect("create by hand");
+
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("legacy", &cluster, &net, "")).await.expect("apply");
+    let (stalled, reason, message) = wait_for("Stalled AlreadyExists", WAIT, || async {
+        condition_of(&ctx, "legacy", "Stalled").await.filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!((stalled.as_str(), reason.as_str()), ("True", "AlreadyExists"));
+    assert!(message.contains("adoptExisting"), "{message}");
+    let service_writes: u64 = ["CreateService", "UpdateService", "DeleteService", "TagResource", "UntagResource"]
+        .iter()
+        .map(|op| operator.calls.count(op))
+        .sum();
+    assert_eq!(service_writes, 0, "a foreign service is not touched");
+
+    ctx.apply_yaml(&service("legacy", &cluster, &net, "  adoptExisting: true")).await.expect("opt in");
+    let svc = ready(&ctx, "legacy").await;
+    let adopted = describe(&ctx, &cluster, "legacy").await.expect("service");
+    let tags: BTreeMap<_, _> = adopted.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+    assert_eq!(tags.get("ecs-operator.dev/uid").copied(), svc.metadata.uid.as_deref());
+    assert_eq!(adopted.desired_count(), 2);
+    assert_eq!(operator.calls.count("CreateService"), 0, "adoption never creates a second service");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn crash_between_create_and_status_write_leaves_one_service() {
+    let Setup { ctx, cluster, net } = setup("svc-crash").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+    operator.kill();
+    ctx.api::<ECSService>()
+        .patch_status("web", &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": null})))
+        .await
+        .expect("lose status");
+
+    let operator = ctx.start_operator().await;
+    ready(&ctx, "web").await;
+    assert_eq!(operator.calls.count("CreateService"), 0, "the service found by name and tags is reused");
+    let listed = ctx.bed.ecs().await.list_services().cluster(&cluster).send().await.expect("list");
+    let ours: Vec<_> = listed.service_arns().iter().filter(|a| a.ends_with("/web")).collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn runtime_errors_stall_with_the_aws_message_without_a_hot_loop() {
+    let Setup { ctx, net, .. } = setup("svc-errors").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", "no-such-cluster", &net, "")).await.expect("apply");
+    let (_, reason, message) = wait_for("Stalled", WAIT, || async {
+        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(reason, "InvalidSpec");
+    assert!(message.contains("Cluster") || message.contains("cluster"), "{message}");
+    let calls = operator.calls.snapshot().values().sum::<u64>();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let later = operator.calls.snapshot().values().sum::<u64>();
+    assert!(later - calls <= 1, "no hot retry loop: {} calls in 5 s", later - calls);
+    assert!(!events_with_reason(&ctx, "InvalidSpec").await.is_empty(), "an Event says what went wrong");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
+    let Setup { ctx, cluster, net } = setup("svc-fail").await;
+    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    let svc = ready(&ctx, "web").await;
+    // The test bed's ECS simulation fails every later rollout of a service with this tag
+    // (standing in for tasks that never become healthy); the operator leaves tags under its
+    // own prefix alone.
+    let arn = svc.status.and_then(|s| s.service_arn).expect("service arn");
+    ctx.bed
+        .ecs()
+        .await
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(aws_sdk_ecs::types::Tag::builder().key("ecs-operator.dev/simulate-rollout-failure").value("true").build())
+        .send()
+        .await
+        .expect("tag");
+
+    let family = ctx.aws_name("app");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:broken")).await.expect("bad image");
+    let (_, reason, message) = wait_for("Stalled RolloutFailed", WAIT, || async {
+        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(reason, "RolloutFailed");
+    assert!(message.contains(&format!("{family}:2")), "{message}");
+    let updates = operator.calls.count("UpdateService");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(operator.calls.count("UpdateService"), updates, "a failed revision is not re-applied in a loop");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn immutable_change_stalls_and_destroys_nothing() {
+    let Setup { ctx, cluster, net } = setup("svc-immutable").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "").replace("launchType: FARGATE", "launchType: EC2")).await.expect("apply");
+    let (_, reason, message) = wait_for("Stalled ImmutableFieldChanged", WAIT, || async {
+        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(reason, "ImmutableFieldChanged");
+    assert!(message.contains("launchType") && message.contains("new ECSService"), "{message}");
+    assert_eq!(describe(&ctx, &cluster, "web").await.and_then(|s| s.status().map(str::to_string)).as_deref(), Some("ACTIVE"));
+    assert_eq!(operator.calls.count("DeleteService"), 0);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn task_definition_in_use_is_not_deregistered_until_the_service_is_gone() {
+    let Setup { ctx, cluster, net } = setup("svc-tdblock").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ready(&ctx, "web").await;
+    let tds = ctx.api::<TaskDefinition>();
+    let td_arn = get_opt(&tds, "app").await.and_then(|t| t.status).and_then(|s| s.task_definition_arn).expect("arn");
+
+    tds.delete("app", &DeleteParams::default()).await.expect("delete TaskDefinition");
+    let (_, reason, message) = wait_for("TaskDefinition deletion blocked", WAIT, || async {
+        let td = get_opt(&tds, "app").await?;
+        condition(&td.status?.conditions, "Ready").filter(|c| c.1 == "DeletionBlocked")
+    })
+    .await;
+    assert_eq!(reason, "DeletionBlocked");
+    assert!(message.contains("web"), "the condition names the service: {message}");
+    let ecs = ctx.bed.ecs().await;
+    let status = ecs.describe_task_definition().task_definition(&td_arn).send().await.ok().and_then(|o| o.task_definition().and_then(|t| t.status().map(|s| s.as_str().to_string())));
+    assert_eq!(status.as_deref(), Some("ACTIVE"));
+
+    ctx.api::<ECSService>().delete("web", &DeleteParams::default()).await.expect("delete service");
+    wait_for("TaskDefinition removed after its service", WAIT, || async { get_opt(&tds, "app").await.is_none().then_some(()) }).await;
+    operator.stop().await;
+}
