@@ -276,7 +276,15 @@ async fn existing_service_needs_opt_in_to_be_adopted() {
         .and_then(|t| t.task_definition_arn())
         .expect("arn")
         .to_string();
-    ecs.create_service().cluster(&cluster).service_name("legacy").task_definition(&foreign_td).desired_count(1).send().await.expect("create by hand");
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("legacy")
+        .task_definition(&foreign_td)
+        .desired_count(1)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .expect("create by hand");
 
     let operator = ctx.start_operator().await;
     ctx.apply_yaml(&service("legacy", &cluster, &net, "")).await.expect("apply");

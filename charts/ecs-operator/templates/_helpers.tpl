@@ -78,7 +78,7 @@ never creates or deletes its own objects.
 {{- $kinds := include "ecs-operator.kinds" . | fromJsonArray -}}
 - apiGroups: ["ecs-operator.dev"]
   resources: {{ toJson $kinds }}
-  verbs: ["get", "list", "watch", "patch", "update", "delete"]
+  verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["ecs-operator.dev"]
   resources:
   {{- range $kinds }}
@@ -93,7 +93,7 @@ never creates or deletes its own objects.
   verbs: ["update"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["patch"]
+  verbs: ["create", "patch"]
 {{- end }}
 
 {{/* Checks of value combinations that the schema cannot express. */}}
