@@ -137,41 +137,61 @@ fn task_definition_rows() -> Vec<Rejected> {
         rejected(
             "duplicate container names",
             td(&format!("containerDefinitions: [{WEB}, {WEB}]")),
-            &["spec.containerDefinitions", "container names must be unique"],
+            &[
+                "spec.containerDefinitions",
+                "container names must be unique",
+            ],
         ),
         rejected(
             "no essential container",
-            td("containerDefinitions: [{name: a, image: nginx, essential: false}, {name: b, image: nginx, essential: false}]"),
-            &["spec.containerDefinitions", "at least one container must be essential"],
+            td(
+                "containerDefinitions: [{name: a, image: nginx, essential: false}, {name: b, image: nginx, essential: false}]",
+            ),
+            &[
+                "spec.containerDefinitions",
+                "at least one container must be essential",
+            ],
         ),
         rejected(
             "FARGATE without awsvpc",
-            td(&format!(r#"requiresCompatibilities: [FARGATE], networkMode: bridge, cpu: "256", memory: "512", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], networkMode: bridge, cpu: "256", memory: "512", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.networkMode", "networkMode must be awsvpc"],
         ),
         rejected(
             "FARGATE without networkMode",
-            td(&format!(r#"requiresCompatibilities: [FARGATE], cpu: "256", memory: "512", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], cpu: "256", memory: "512", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.networkMode", "networkMode must be awsvpc"],
         ),
         rejected(
             "FARGATE cpu 256 with memory 4096",
-            td(&format!(r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "256", memory: "4096", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "256", memory: "4096", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.memory", "not a valid FARGATE combination"],
         ),
         rejected(
             "FARGATE cpu 1024 with memory 3000 (not a step of 1024)",
-            td(&format!(r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "1024", memory: "3000", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "1024", memory: "3000", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.memory", "not a valid FARGATE combination"],
         ),
         rejected(
             "FARGATE without cpu",
-            td(&format!(r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, memory: "512", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, memory: "512", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.cpu", "cpu and memory are required"],
         ),
         rejected(
             "task cpu not an integer string",
-            td(&format!(r#"cpu: "0.25 vCPU", containerDefinitions: [{WEB}]"#)),
+            td(&format!(
+                r#"cpu: "0.25 vCPU", containerDefinitions: [{WEB}]"#
+            )),
             &["spec.cpu"],
         ),
         rejected(
@@ -191,7 +211,9 @@ fn task_definition_rows() -> Vec<Rejected> {
         ),
         rejected(
             "hostPort 70000",
-            td("networkMode: bridge, containerDefinitions: [{name: web, image: nginx, memory: 256, portMappings: [{containerPort: 80, hostPort: 70000}]}]"),
+            td(
+                "networkMode: bridge, containerDefinitions: [{name: web, image: nginx, memory: 256, portMappings: [{containerPort: 80, hostPort: 70000}]}]",
+            ),
             &["spec.containerDefinitions[0].portMappings[0].hostPort"],
         ),
         rejected(
@@ -201,7 +223,9 @@ fn task_definition_rows() -> Vec<Rejected> {
         ),
         rejected(
             "family of 256 characters",
-            td(&format!("family: {long_family}, containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "family: {long_family}, containerDefinitions: [{WEB}]"
+            )),
             &["spec.family", "Too long"],
         ),
         rejected(
@@ -211,113 +235,188 @@ fn task_definition_rows() -> Vec<Rejected> {
         ),
         rejected(
             "unknown networkMode",
-            td(&format!("networkMode: weird, containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "networkMode: weird, containerDefinitions: [{WEB}]"
+            )),
             &["spec.networkMode", "Unsupported value", "weird"],
         ),
         rejected(
             "unknown port protocol",
-            fargate_td("{name: web, image: nginx, portMappings: [{containerPort: 80, protocol: sctp}]}"),
-            &["spec.containerDefinitions[0].portMappings[0].protocol", "Unsupported value"],
+            fargate_td(
+                "{name: web, image: nginx, portMappings: [{containerPort: 80, protocol: sctp}]}",
+            ),
+            &[
+                "spec.containerDefinitions[0].portMappings[0].protocol",
+                "Unsupported value",
+            ],
         ),
         rejected(
             "unknown log driver",
             fargate_td("{name: web, image: nginx, logConfiguration: {logDriver: nope}}"),
-            &["spec.containerDefinitions[0].logConfiguration.logDriver", "Unsupported value"],
+            &[
+                "spec.containerDefinitions[0].logConfiguration.logDriver",
+                "Unsupported value",
+            ],
         ),
         rejected(
             "unknown requiresCompatibilities",
-            td(&format!("requiresCompatibilities: [LAMBDA], containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "requiresCompatibilities: [LAMBDA], containerDefinitions: [{WEB}]"
+            )),
             &["spec.requiresCompatibilities[0]", "Unsupported value"],
         ),
         rejected(
             "mountPoints naming an unknown volume",
-            td("volumes: [{name: data}], containerDefinitions: [{name: web, image: nginx, mountPoints: [{sourceVolume: logs, containerPath: /logs}]}]"),
-            &["spec.containerDefinitions", "sourceVolume names a volume that is not in volumes"],
+            td(
+                "volumes: [{name: data}], containerDefinitions: [{name: web, image: nginx, mountPoints: [{sourceVolume: logs, containerPath: /logs}]}]",
+            ),
+            &[
+                "spec.containerDefinitions",
+                "sourceVolume names a volume that is not in volumes",
+            ],
         ),
         rejected(
             "mountPoints without any volumes",
-            td("containerDefinitions: [{name: web, image: nginx, mountPoints: [{sourceVolume: logs, containerPath: /logs}]}]"),
-            &["spec.containerDefinitions", "sourceVolume names a volume that is not in volumes"],
+            td(
+                "containerDefinitions: [{name: web, image: nginx, mountPoints: [{sourceVolume: logs, containerPath: /logs}]}]",
+            ),
+            &[
+                "spec.containerDefinitions",
+                "sourceVolume names a volume that is not in volumes",
+            ],
         ),
         rejected(
             "dependsOn naming an unknown container",
-            td("containerDefinitions: [{name: web, image: nginx, dependsOn: [{containerName: db, condition: START}]}]"),
+            td(
+                "containerDefinitions: [{name: web, image: nginx, dependsOn: [{containerName: db, condition: START}]}]",
+            ),
             &["spec.containerDefinitions", "dependsOn names a container"],
         ),
         rejected(
             "volumesFrom naming an unknown container",
-            td("containerDefinitions: [{name: web, image: nginx, volumesFrom: [{sourceContainer: data}]}]"),
+            td(
+                "containerDefinitions: [{name: web, image: nginx, volumesFrom: [{sourceContainer: data}]}]",
+            ),
             &["spec.containerDefinitions", "volumesFrom names a container"],
         ),
         rejected(
             "memoryReservation above memory",
-            td("containerDefinitions: [{name: web, image: nginx, memory: 256, memoryReservation: 512}]"),
-            &["spec.containerDefinitions[0]", "memoryReservation must not exceed memory"],
+            td(
+                "containerDefinitions: [{name: web, image: nginx, memory: 256, memoryReservation: 512}]",
+            ),
+            &[
+                "spec.containerDefinitions[0]",
+                "memoryReservation must not exceed memory",
+            ],
         ),
         rejected(
             "reserved tag key prefix ecs-operator.dev/",
-            td(&format!("containerDefinitions: [{WEB}], tags: [{{key: ecs-operator.dev/uid, value: x}}]")),
+            td(&format!(
+                "containerDefinitions: [{WEB}], tags: [{{key: ecs-operator.dev/uid, value: x}}]"
+            )),
             &["spec.tags", "reserved"],
         ),
         rejected(
             "reserved tag key prefix aws:",
-            td(&format!(r#"containerDefinitions: [{WEB}], tags: [{{key: "aws:cloudformation:stack-name", value: x}}]"#)),
+            td(&format!(
+                r#"containerDefinitions: [{WEB}], tags: [{{key: "aws:cloudformation:stack-name", value: x}}]"#
+            )),
             &["spec.tags", "reserved"],
         ),
         rejected(
             "duplicate tag keys",
-            td(&format!("containerDefinitions: [{WEB}], tags: [{{key: team, value: a}}, {{key: team, value: b}}]")),
+            td(&format!(
+                "containerDefinitions: [{WEB}], tags: [{{key: team, value: a}}, {{key: team, value: b}}]"
+            )),
             &["spec.tags", "tag keys must be unique"],
         ),
         rejected(
             "ephemeralStorage of 10 GiB",
-            td(&format!("ephemeralStorage: {{sizeInGiB: 10}}, containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "ephemeralStorage: {{sizeInGiB: 10}}, containerDefinitions: [{WEB}]"
+            )),
             &["spec.ephemeralStorage.sizeInGiB"],
         ),
         rejected(
             "EFS IAM authorization without transit encryption",
-            td(&format!("volumes: [{{name: data, efsVolumeConfiguration: {{fileSystemId: fs-0123456789abcdef0, authorizationConfig: {{iam: ENABLED}}}}}}], containerDefinitions: [{WEB}]")),
-            &["spec.volumes[0].efsVolumeConfiguration", "requires transitEncryption ENABLED"],
+            td(&format!(
+                "volumes: [{{name: data, efsVolumeConfiguration: {{fileSystemId: fs-0123456789abcdef0, authorizationConfig: {{iam: ENABLED}}}}}}], containerDefinitions: [{WEB}]"
+            )),
+            &[
+                "spec.volumes[0].efsVolumeConfiguration",
+                "requires transitEncryption ENABLED",
+            ],
         ),
         rejected(
             "volume with both host and efsVolumeConfiguration",
-            td(&format!("volumes: [{{name: data, host: {{sourcePath: /data}}, efsVolumeConfiguration: {{fileSystemId: fs-0123456789abcdef0}}}}], containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "volumes: [{{name: data, host: {{sourcePath: /data}}, efsVolumeConfiguration: {{fileSystemId: fs-0123456789abcdef0}}}}], containerDefinitions: [{WEB}]"
+            )),
             &["spec.volumes[0]", "set at most one of host"],
         ),
         rejected(
             "duplicate volume names",
-            td(&format!("volumes: [{{name: data}}, {{name: data}}], containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "volumes: [{{name: data}}, {{name: data}}], containerDefinitions: [{WEB}]"
+            )),
             &["spec.volumes", "volume names must be unique"],
         ),
         rejected(
             "port mapping with containerPort and containerPortRange",
-            fargate_td(r#"{name: web, image: nginx, portMappings: [{containerPort: 80, containerPortRange: "8000-8010"}]}"#),
-            &["spec.containerDefinitions[0].portMappings[0]", "set exactly one of containerPort and containerPortRange"],
+            fargate_td(
+                r#"{name: web, image: nginx, portMappings: [{containerPort: 80, containerPortRange: "8000-8010"}]}"#,
+            ),
+            &[
+                "spec.containerDefinitions[0].portMappings[0]",
+                "set exactly one of containerPort and containerPortRange",
+            ],
         ),
         rejected(
             "awsvpc hostPort differing from containerPort",
-            fargate_td("{name: web, image: nginx, portMappings: [{containerPort: 80, hostPort: 8080}]}"),
-            &["spec.containerDefinitions", "hostPort must be left out or equal its containerPort"],
+            fargate_td(
+                "{name: web, image: nginx, portMappings: [{containerPort: 80, hostPort: 8080}]}",
+            ),
+            &[
+                "spec.containerDefinitions",
+                "hostPort must be left out or equal its containerPort",
+            ],
         ),
         rejected(
             "containerPortRange with start above end",
-            fargate_td(r#"{name: web, image: nginx, portMappings: [{containerPortRange: "9000-8000"}]}"#),
-            &["spec.containerDefinitions[0].portMappings[0].containerPortRange", "1 <= start < end <= 65535"],
+            fargate_td(
+                r#"{name: web, image: nginx, portMappings: [{containerPortRange: "9000-8000"}]}"#,
+            ),
+            &[
+                "spec.containerDefinitions[0].portMappings[0].containerPortRange",
+                "1 <= start < end <= 65535",
+            ],
         ),
         rejected(
             "containerPortRange beyond 65535",
-            fargate_td(r#"{name: web, image: nginx, portMappings: [{containerPortRange: "65000-70000"}]}"#),
-            &["spec.containerDefinitions[0].portMappings[0].containerPortRange", "1 <= start < end <= 65535"],
+            fargate_td(
+                r#"{name: web, image: nginx, portMappings: [{containerPortRange: "65000-70000"}]}"#,
+            ),
+            &[
+                "spec.containerDefinitions[0].portMappings[0].containerPortRange",
+                "1 <= start < end <= 65535",
+            ],
         ),
         rejected(
             "executionRoleArn that is not an IAM role ARN",
-            td(&format!("executionRoleArn: ecsTaskExecutionRole, containerDefinitions: [{WEB}]")),
+            td(&format!(
+                "executionRoleArn: ecsTaskExecutionRole, containerDefinitions: [{WEB}]"
+            )),
             &["spec.executionRoleArn"],
         ),
         rejected(
             "proxyConfiguration naming an unknown container",
-            td(&format!("networkMode: awsvpc, containerDefinitions: [{WEB}], proxyConfiguration: {{type: APPMESH, containerName: envoy}}")),
-            &["spec.proxyConfiguration.containerName", "not in containerDefinitions"],
+            td(&format!(
+                "networkMode: awsvpc, containerDefinitions: [{WEB}], proxyConfiguration: {{type: APPMESH, containerName: envoy}}"
+            )),
+            &[
+                "spec.proxyConfiguration.containerName",
+                "not in containerDefinitions",
+            ],
         ),
     ]
 }
@@ -333,8 +432,7 @@ fn svc(spec: &str) -> String {
     svc_named("web", spec)
 }
 
-const NETWORK: &str =
-    "networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-0123456789abcdef0], securityGroups: [sg-0123456789abcdef0]}}";
+const NETWORK: &str = "networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-0123456789abcdef0], securityGroups: [sg-0123456789abcdef0]}}";
 
 /// A FARGATE service referencing TaskDefinition `web`, plus `extra` fields.
 fn fargate_svc(extra: &str) -> String {
@@ -361,18 +459,29 @@ fn ecs_service_rows() -> Vec<Rejected> {
     vec![
         rejected(
             "both taskDefinitionRef and taskDefinition",
-            svc(&format!("cluster: default, taskDefinitionRef: {{name: web}}, taskDefinition: \"web:1\", launchType: FARGATE, {NETWORK}")),
-            &["spec.taskDefinitionRef", "set exactly one of taskDefinitionRef and taskDefinition"],
+            svc(&format!(
+                "cluster: default, taskDefinitionRef: {{name: web}}, taskDefinition: \"web:1\", launchType: FARGATE, {NETWORK}"
+            )),
+            &[
+                "spec.taskDefinitionRef",
+                "set exactly one of taskDefinitionRef and taskDefinition",
+            ],
         ),
         rejected(
             "neither taskDefinitionRef nor taskDefinition",
             svc(&format!("cluster: default, launchType: FARGATE, {NETWORK}")),
-            &["spec.taskDefinitionRef", "set exactly one of taskDefinitionRef and taskDefinition"],
+            &[
+                "spec.taskDefinitionRef",
+                "set exactly one of taskDefinitionRef and taskDefinition",
+            ],
         ),
         rejected(
             "both launchType and capacityProviderStrategy",
             fargate_svc("capacityProviderStrategy: [{capacityProvider: FARGATE, weight: 1}]"),
-            &["spec.launchType", "set at most one of launchType and capacityProviderStrategy"],
+            &[
+                "spec.launchType",
+                "set at most one of launchType and capacityProviderStrategy",
+            ],
         ),
         rejected(
             "desiredCount -1",
@@ -381,7 +490,9 @@ fn ecs_service_rows() -> Vec<Rejected> {
         ),
         rejected(
             "minimumHealthyPercent above maximumPercent",
-            fargate_svc("deploymentConfiguration: {minimumHealthyPercent: 150, maximumPercent: 120}"),
+            fargate_svc(
+                "deploymentConfiguration: {minimumHealthyPercent: 150, maximumPercent: 120}",
+            ),
             &["spec.deploymentConfiguration.minimumHealthyPercent"],
         ),
         rejected(
@@ -392,41 +503,62 @@ fn ecs_service_rows() -> Vec<Rejected> {
         rejected(
             "DAEMON with FARGATE",
             fargate_svc("schedulingStrategy: DAEMON"),
-            &["spec.schedulingStrategy", "DAEMON is not supported with launchType FARGATE"],
+            &[
+                "spec.schedulingStrategy",
+                "DAEMON is not supported with launchType FARGATE",
+            ],
         ),
         rejected(
             "DAEMON with desiredCount",
             plain_svc("launchType: EC2, schedulingStrategy: DAEMON, desiredCount: 2"),
-            &["spec.desiredCount", "desiredCount cannot be set with schedulingStrategy DAEMON"],
+            &[
+                "spec.desiredCount",
+                "desiredCount cannot be set with schedulingStrategy DAEMON",
+            ],
         ),
         rejected(
             "empty subnets list",
-            plain_svc("launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: []}}"),
-            &["spec.networkConfiguration.awsvpcConfiguration.subnets", "at least 1 items"],
+            plain_svc(
+                "launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: []}}",
+            ),
+            &[
+                "spec.networkConfiguration.awsvpcConfiguration.subnets",
+                "at least 1 items",
+            ],
         ),
         rejected(
             "invalid subnet id",
-            plain_svc("launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-xyz]}}"),
+            plain_svc(
+                "launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-xyz]}}",
+            ),
             &["spec.networkConfiguration.awsvpcConfiguration.subnets[0]"],
         ),
         rejected(
             "invalid security group id",
-            plain_svc("launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-0123456789abcdef0], securityGroups: [default]}}"),
+            plain_svc(
+                "launchType: FARGATE, networkConfiguration: {awsvpcConfiguration: {subnets: [subnet-0123456789abcdef0], securityGroups: [default]}}",
+            ),
             &["spec.networkConfiguration.awsvpcConfiguration.securityGroups[0]"],
         ),
         rejected(
             "invalid targetGroupArn",
-            fargate_svc("loadBalancers: [{targetGroupArn: my-target-group, containerName: web, containerPort: 80}]"),
+            fargate_svc(
+                "loadBalancers: [{targetGroupArn: my-target-group, containerName: web, containerPort: 80}]",
+            ),
             &["spec.loadBalancers[0].targetGroupArn"],
         ),
         rejected(
             "task definition ARN without a revision",
-            svc(&format!(r#"cluster: default, taskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web", launchType: FARGATE, {NETWORK}"#)),
+            svc(&format!(
+                r#"cluster: default, taskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web", launchType: FARGATE, {NETWORK}"#
+            )),
             &["spec.taskDefinition"],
         ),
         rejected(
             "task definition family without a revision",
-            svc(&format!("cluster: default, taskDefinition: web, launchType: FARGATE, {NETWORK}")),
+            svc(&format!(
+                "cluster: default, taskDefinition: web, launchType: FARGATE, {NETWORK}"
+            )),
             &["spec.taskDefinition"],
         ),
         rejected(
@@ -436,13 +568,21 @@ fn ecs_service_rows() -> Vec<Rejected> {
         ),
         rejected(
             "placementStrategy with FARGATE",
-            fargate_svc("placementStrategy: [{type: spread, field: \"attribute:ecs.availability-zone\"}]"),
-            &["spec.placementStrategy", "placementStrategy is not supported with launchType FARGATE"],
+            fargate_svc(
+                "placementStrategy: [{type: spread, field: \"attribute:ecs.availability-zone\"}]",
+            ),
+            &[
+                "spec.placementStrategy",
+                "placementStrategy is not supported with launchType FARGATE",
+            ],
         ),
         rejected(
             "placementConstraints with FARGATE",
             fargate_svc("placementConstraints: [{type: distinctInstance}]"),
-            &["spec.placementConstraints", "not supported with launchType FARGATE"],
+            &[
+                "spec.placementConstraints",
+                "not supported with launchType FARGATE",
+            ],
         ),
         rejected(
             "placementStrategy type weird",
@@ -451,8 +591,13 @@ fn ecs_service_rows() -> Vec<Rejected> {
         ),
         rejected(
             "two capacity providers with a base",
-            plain_svc("capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1, weight: 1}, {capacityProvider: FARGATE_SPOT, base: 2, weight: 1}]"),
-            &["spec.capacityProviderStrategy", "at most one capacity provider may have a base"],
+            plain_svc(
+                "capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1, weight: 1}, {capacityProvider: FARGATE_SPOT, base: 2, weight: 1}]",
+            ),
+            &[
+                "spec.capacityProviderStrategy",
+                "at most one capacity provider may have a base",
+            ],
         ),
         rejected(
             "capacity provider weight 2000",
@@ -466,18 +611,33 @@ fn ecs_service_rows() -> Vec<Rejected> {
         ),
         rejected(
             "metadata.name starting with a digit and no serviceName",
-            svc_named("1abc", &format!("cluster: default, taskDefinitionRef: {{name: web}}, launchType: FARGATE, {NETWORK}")),
+            svc_named(
+                "1abc",
+                &format!(
+                    "cluster: default, taskDefinitionRef: {{name: web}}, launchType: FARGATE, {NETWORK}"
+                ),
+            ),
             &["spec.serviceName must be set"],
         ),
         rejected(
             "circuit breaker with CODE_DEPLOY",
-            fargate_svc("deploymentController: CODE_DEPLOY, deploymentConfiguration: {deploymentCircuitBreaker: {enable: true, rollback: true}}"),
-            &["spec.deploymentConfiguration.deploymentCircuitBreaker", "only supported with the ECS deployment controller"],
+            fargate_svc(
+                "deploymentController: CODE_DEPLOY, deploymentConfiguration: {deploymentCircuitBreaker: {enable: true, rollback: true}}",
+            ),
+            &[
+                "spec.deploymentConfiguration.deploymentCircuitBreaker",
+                "only supported with the ECS deployment controller",
+            ],
         ),
         rejected(
             "DAEMON with CODE_DEPLOY",
-            plain_svc("launchType: EC2, schedulingStrategy: DAEMON, deploymentController: CODE_DEPLOY"),
-            &["spec.schedulingStrategy", "DAEMON is only supported with the ECS deployment controller"],
+            plain_svc(
+                "launchType: EC2, schedulingStrategy: DAEMON, deploymentController: CODE_DEPLOY",
+            ),
+            &[
+                "spec.schedulingStrategy",
+                "DAEMON is only supported with the ECS deployment controller",
+            ],
         ),
         rejected(
             "unknown launchType",
@@ -505,7 +665,11 @@ fn accepted_manifests() -> Vec<(String, String)> {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read example");
-        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for (i, doc) in text.split("\n---").enumerate() {
             if doc.contains("apiVersion: ecs-operator.dev/") {
                 manifests.push((format!("examples/{name} document {i}"), doc.to_string()));
@@ -513,11 +677,23 @@ fn accepted_manifests() -> Vec<(String, String)> {
         }
     }
     let fixed = [
-        ("FARGATE 16384/122880 task", td(&format!(r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "16384", memory: "122880", containerDefinitions: [{WEB}]"#))),
-        ("FARGATE 512/4096 task", fargate_td(WEB).replace(r#"cpu: "256", memory: "512""#, r#"cpu: "512", memory: "4096""#)),
+        (
+            "FARGATE 16384/122880 task",
+            td(&format!(
+                r#"requiresCompatibilities: [FARGATE], networkMode: awsvpc, cpu: "16384", memory: "122880", containerDefinitions: [{WEB}]"#
+            )),
+        ),
+        (
+            "FARGATE 512/4096 task",
+            fargate_td(WEB).replace(
+                r#"cpu: "256", memory: "512""#,
+                r#"cpu: "512", memory: "4096""#,
+            ),
+        ),
         (
             "EC2 task with volumes, mounts, dependencies and port ranges",
-            td(r#"family: my_family-1, networkMode: bridge, requiresCompatibilities: [EC2], memory: "1024",
+            td(
+                r#"family: my_family-1, networkMode: bridge, requiresCompatibilities: [EC2], memory: "1024",
                 volumes: [{name: data}, {name: efs, efsVolumeConfiguration: {fileSystemId: fs-0123456789abcdef0, transitEncryption: ENABLED, authorizationConfig: {iam: ENABLED, accessPointId: fsap-0123456789abcdef0}}}],
                 containerDefinitions: [
                   {name: app, image: nginx, memory: 512, memoryReservation: 256, essential: true,
@@ -526,15 +702,52 @@ fn accepted_manifests() -> Vec<(String, String)> {
                    dependsOn: [{containerName: init, condition: SUCCESS}], volumesFrom: [{sourceContainer: init}],
                    logConfiguration: {logDriver: json-file}},
                   {name: init, image: busybox, essential: false, memory: 64}],
-                tags: [{key: team, value: a}, {key: owner, value: b}], ephemeralStorage: {sizeInGiB: 21}"#),
+                tags: [{key: team, value: a}, {key: owner, value: b}], ephemeralStorage: {sizeInGiB: 21}"#,
+            ),
         ),
-        ("awsvpc task with hostPort equal to containerPort", fargate_td("{name: web, image: nginx, portMappings: [{containerPort: 8080, hostPort: 8080, name: http, appProtocol: http}]}")),
-        ("task named with a dot but an explicit family", td_named("my.app", &format!("family: my-app, containerDefinitions: [{WEB}]"))),
-        ("FARGATE service", fargate_svc(r#"desiredCount: 2, deploymentConfiguration: {minimumHealthyPercent: 50, maximumPercent: 200, deploymentCircuitBreaker: {enable: true, rollback: true}}, loadBalancers: [{targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef", containerName: web, containerPort: 80}], tags: [{key: team, value: a}]"#)),
-        ("service on a task definition ARN", svc(&format!(r#"cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", serviceName: web_v2, taskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3", launchType: FARGATE, {NETWORK}"#))),
-        ("service on family:revision with capacity providers", svc(r#"cluster: default, taskDefinition: "web:7", capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1, weight: 1}, {capacityProvider: FARGATE_SPOT, weight: 4}]"#)),
-        ("EC2 DAEMON service with placement", plain_svc(r#"launchType: EC2, schedulingStrategy: DAEMON, placementConstraints: [{type: memberOf, expression: "attribute:ecs.os-type == linux"}], placementStrategy: [{type: binpack, field: memory}]"#)),
-        ("CODE_DEPLOY service without circuit breaker", fargate_svc("deploymentController: CODE_DEPLOY, deploymentConfiguration: {minimumHealthyPercent: 100, maximumPercent: 200}")),
+        (
+            "awsvpc task with hostPort equal to containerPort",
+            fargate_td(
+                "{name: web, image: nginx, portMappings: [{containerPort: 8080, hostPort: 8080, name: http, appProtocol: http}]}",
+            ),
+        ),
+        (
+            "task named with a dot but an explicit family",
+            td_named(
+                "my.app",
+                &format!("family: my-app, containerDefinitions: [{WEB}]"),
+            ),
+        ),
+        (
+            "FARGATE service",
+            fargate_svc(
+                r#"desiredCount: 2, deploymentConfiguration: {minimumHealthyPercent: 50, maximumPercent: 200, deploymentCircuitBreaker: {enable: true, rollback: true}}, loadBalancers: [{targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef", containerName: web, containerPort: 80}], tags: [{key: team, value: a}]"#,
+            ),
+        ),
+        (
+            "service on a task definition ARN",
+            svc(&format!(
+                r#"cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", serviceName: web_v2, taskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3", launchType: FARGATE, {NETWORK}"#
+            )),
+        ),
+        (
+            "service on family:revision with capacity providers",
+            svc(
+                r#"cluster: default, taskDefinition: "web:7", capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1, weight: 1}, {capacityProvider: FARGATE_SPOT, weight: 4}]"#,
+            ),
+        ),
+        (
+            "EC2 DAEMON service with placement",
+            plain_svc(
+                r#"launchType: EC2, schedulingStrategy: DAEMON, placementConstraints: [{type: memberOf, expression: "attribute:ecs.os-type == linux"}], placementStrategy: [{type: binpack, field: memory}]"#,
+            ),
+        ),
+        (
+            "CODE_DEPLOY service without circuit breaker",
+            fargate_svc(
+                "deploymentController: CODE_DEPLOY, deploymentConfiguration: {minimumHealthyPercent: 100, maximumPercent: 200}",
+            ),
+        ),
     ];
     manifests.extend(fixed.into_iter().map(|(what, m)| (what.to_string(), m)));
     manifests
@@ -560,6 +773,10 @@ async fn invalid_ecs_services_are_rejected_at_admission() {
 async fn valid_manifests_are_accepted() {
     let ctx = TestContext::new("adm-ok").await;
     let manifests = accepted_manifests();
-    assert!(manifests.iter().any(|(what, _)| what.starts_with("examples/")));
+    assert!(
+        manifests
+            .iter()
+            .any(|(what, _)| what.starts_with("examples/"))
+    );
     assert_no_failures(check_accepted(&ctx, &manifests).await);
 }

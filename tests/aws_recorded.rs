@@ -160,7 +160,10 @@ containerDefinitions:
 }
 
 fn tags() -> BTreeMap<String, String> {
-    BTreeMap::from([("ecs-operator.dev/uid".to_string(), "0f8e7c1a-uid".to_string())])
+    BTreeMap::from([(
+        "ecs-operator.dev/uid".to_string(),
+        "0f8e7c1a-uid".to_string(),
+    )])
 }
 
 /// Real AWS: RegisterTaskDefinition with an execution role that does not exist (or that ECS
@@ -214,7 +217,10 @@ async fn one_throttle_on_register_is_retried_by_the_sdk() {
     assert_eq!(revision.revision, 1);
     assert!(revision.is_active());
     assert_eq!(
-        revision.tags.get("ecs-operator.dev/uid").map(String::as_str),
+        revision
+            .tags
+            .get("ecs-operator.dev/uid")
+            .map(String::as_str),
         Some("0f8e7c1a-uid")
     );
     assert_eq!(
@@ -259,9 +265,12 @@ async fn describe_of_an_unknown_revision_is_none() {
             "Unable to describe task definition.",
         )],
     );
-    let found = describe(&client, "arn:aws:ecs:us-east-1:123456789012:task-definition/web:42")
-        .await
-        .expect("an unknown revision is not an error");
+    let found = describe(
+        &client,
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:42",
+    )
+    .await
+    .expect("an unknown revision is not an error");
     assert_eq!(found, None);
     assert_eq!(sent_operations(&http), ["DescribeTaskDefinition"]);
     let body = first_request_body(&http);
@@ -311,10 +320,7 @@ async fn server_exception_then_success_is_retried() {
         .expect("revision exists");
     assert_eq!(found.arn, ARN);
     assert_eq!(found.status, "ACTIVE");
-    assert_eq!(
-        found.tags.get("team").map(String::as_str),
-        Some("platform")
-    );
+    assert_eq!(found.tags.get("team").map(String::as_str), Some("platform"));
     assert_eq!(
         sent_operations(&http),
         ["DescribeTaskDefinition", "DescribeTaskDefinition"]
@@ -337,7 +343,9 @@ async fn persistent_server_exception_is_retryable() {
             })
             .collect(),
     );
-    let err = describe(&client, ARN).await.expect_err("every attempt fails");
+    let err = describe(&client, ARN)
+        .await
+        .expect_err("every attempt fails");
     assert_eq!(err.class, ErrorClass::Retryable);
     assert_eq!(err.code, "ServerException");
     assert_eq!(sent_operations(&http).len(), 3);

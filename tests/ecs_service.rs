@@ -75,12 +75,20 @@ async fn ready(ctx: &TestContext, name: &str) -> ECSService {
     .await
 }
 
-async fn condition_of(ctx: &TestContext, name: &str, type_: &str) -> Option<(String, String, String)> {
+async fn condition_of(
+    ctx: &TestContext,
+    name: &str,
+    type_: &str,
+) -> Option<(String, String, String)> {
     let svc = get_opt(&ctx.api::<ECSService>(), name).await?;
     condition(&svc.status?.conditions, type_)
 }
 
-async fn describe(ctx: &TestContext, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+async fn describe(
+    ctx: &TestContext,
+    cluster: &str,
+    name: &str,
+) -> Option<aws_sdk_ecs::types::Service> {
     let out = ctx
         .bed
         .ecs()
@@ -106,7 +114,9 @@ async fn setup(test: &str) -> Setup {
     let cluster = ctx.cluster("c").await;
     let net = ctx.network().await;
     let family = ctx.aws_name("app");
-    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.27")).await.expect("apply TaskDefinition");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.27"))
+        .await
+        .expect("apply TaskDefinition");
     Setup { ctx, cluster, net }
 }
 
@@ -114,27 +124,57 @@ async fn setup(test: &str) -> Setup {
 async fn create_rolls_out_and_mirrors_ecs_in_status() {
     let Setup { ctx, cluster, net } = setup("svc-create").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
 
     let svc = ready(&ctx, "web").await;
     let status = svc.status.clone().expect("status");
-    let td = get_opt(&ctx.api::<TaskDefinition>(), "app").await.and_then(|t| t.status).and_then(|s| s.task_definition_arn);
-    assert_eq!(status.task_definition_arn, td, "the resolved ARN is in status");
+    let td = get_opt(&ctx.api::<TaskDefinition>(), "app")
+        .await
+        .and_then(|t| t.status)
+        .and_then(|s| s.task_definition_arn);
+    assert_eq!(
+        status.task_definition_arn, td,
+        "the resolved ARN is in status"
+    );
     assert_eq!(status.service_status.as_deref(), Some("ACTIVE"));
-    assert_eq!((status.desired_count, status.running_count, status.pending_count), (Some(2), Some(2), Some(0)));
+    assert_eq!(
+        (
+            status.desired_count,
+            status.running_count,
+            status.pending_count
+        ),
+        (Some(2), Some(2), Some(0))
+    );
     assert_eq!(status.rollout_state.as_deref(), Some("COMPLETED"));
     assert_eq!(status.deployments.len(), 1);
     assert_eq!(status.deployments[0].status, "PRIMARY");
     assert!(!status.events.is_empty(), "service events are mirrored");
     // Spec is never written: the reference stays a reference.
     assert!(svc.spec.task_definition.is_none());
-    assert_eq!(svc.spec.task_definition_ref.as_ref().map(|r| r.name.as_str()), Some("app"));
+    assert_eq!(
+        svc.spec
+            .task_definition_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
+        Some("app")
+    );
 
-    let ecs = describe(&ctx, &cluster, "web").await.expect("service in ECS");
+    let ecs = describe(&ctx, &cluster, "web")
+        .await
+        .expect("service in ECS");
     assert_eq!(ecs.task_definition(), td.as_deref(), "ECS got the full ARN");
     assert_eq!(ecs.desired_count(), 2);
-    let tags: BTreeMap<_, _> = ecs.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
-    assert_eq!(tags.get("ecs-operator.dev/uid").copied(), svc.metadata.uid.as_deref());
+    let tags: BTreeMap<_, _> = ecs
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        tags.get("ecs-operator.dev/uid").copied(),
+        svc.metadata.uid.as_deref()
+    );
     assert_eq!(tags.get("team"), Some(&"web"));
     assert_eq!(operator.calls.count("CreateService"), 1);
     assert!(!events_with_reason(&ctx, "Created").await.is_empty());
@@ -145,31 +185,59 @@ async fn create_rolls_out_and_mirrors_ecs_in_status() {
 async fn new_task_definition_revision_rolls_the_service_at_once() {
     let Setup { ctx, cluster, net } = setup("svc-roll").await;
     // A long resync: only the watch relation can roll the service in time.
-    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(3600), ..Config::default() }).await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(3600),
+            ..Config::default()
+        })
+        .await;
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
 
     let family = ctx.aws_name("app");
-    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.28")).await.expect("new image");
-    let rolled = wait_for("service on revision 2 and Ready", WAIT, || async {
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.28"))
+        .await
+        .expect("new image");
+    wait_for("service on revision 2 and Ready", WAIT, || async {
         let svc = get_opt(&ctx.api::<ECSService>(), "web").await?;
         let status = svc.status?;
         let (ready, _, _) = condition(&status.conditions, "Ready")?;
-        (ready == "True" && status.task_definition_arn.as_deref()?.ends_with(&format!("{family}:2"))).then_some(())
+        (ready == "True"
+            && status
+                .task_definition_arn
+                .as_deref()?
+                .ends_with(&format!("{family}:2")))
+        .then_some(())
     })
     .await;
-    let _ = rolled;
     let ecs = describe(&ctx, &cluster, "web").await.expect("service");
-    assert!(ecs.task_definition().unwrap_or_default().ends_with(&format!("{family}:2")));
-    assert_eq!(operator.calls.count("UpdateService"), 1, "one update for one new revision");
+    assert!(
+        ecs.task_definition()
+            .unwrap_or_default()
+            .ends_with(&format!("{family}:2"))
+    );
+    assert_eq!(
+        operator.calls.count("UpdateService"),
+        1,
+        "one update for one new revision"
+    );
     operator.stop().await;
 }
 
 #[tokio::test]
 async fn field_groups_update_in_place_and_steady_state_writes_nothing() {
     let Setup { ctx, cluster, net } = setup("svc-update").await;
-    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
 
     // Ten more reconciles of the unchanged, converged service: zero writes.
@@ -177,38 +245,79 @@ async fn field_groups_update_in_place_and_steady_state_writes_nothing() {
     let api = ctx.api::<ECSService>();
     for i in 0..10 {
         let patch = serde_json::json!({"metadata": {"annotations": {"test/poke": i.to_string()}}});
-        api.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("poke");
+        api.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("poke");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(operator.calls.writes(), writes, "a converged service makes no write calls: {:?}", operator.calls.snapshot());
+    // Subnets in another order are not a change either.
+    let reordered = service("web", &cluster, &net, "").replace(
+        &format!("subnets: [{}, {}]", net.subnets[0], net.subnets[1]),
+        &format!("subnets: [{}, {}]", net.subnets[1], net.subnets[0]),
+    );
+    ctx.apply_yaml(&reordered)
+        .await
+        .expect("apply reordered subnets");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        operator.calls.writes(),
+        writes,
+        "a converged service makes no write calls: {:?}",
+        operator.calls.snapshot()
+    );
 
     // Counts, deployment configuration, network, tags and a forced redeploy in one change.
     let updated = service("web", &cluster, &net, "")
         .replace("desiredCount: 2", "desiredCount: 3")
-        .replace(&format!("subnets: [{}, {}]", net.subnets[0], net.subnets[1]), &format!("subnets: [{}]", net.subnets[1]))
+        .replace(
+            &format!("subnets: [{}, {}]", net.subnets[0], net.subnets[1]),
+            &format!("subnets: [{}]", net.subnets[1]),
+        )
         .replace("      value: web", "      value: payments")
         + "  deploymentConfiguration:\n    maximumPercent: 150\n    minimumHealthyPercent: 50\n  redeployToken: \"1\"\n  healthCheckGracePeriodSeconds: 30\n";
     ctx.apply_yaml(&updated).await.expect("apply update");
     let svc = ready(&ctx, "web").await;
     let ecs = describe(&ctx, &cluster, "web").await.expect("service");
     assert_eq!(ecs.desired_count(), 3);
-    let dc = ecs.deployment_configuration().expect("deployment configuration");
-    assert_eq!((dc.maximum_percent(), dc.minimum_healthy_percent()), (Some(150), Some(50)));
-    let subnets = ecs.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|a| a.subnets().to_vec());
+    let dc = ecs
+        .deployment_configuration()
+        .expect("deployment configuration");
+    assert_eq!(
+        (dc.maximum_percent(), dc.minimum_healthy_percent()),
+        (Some(150), Some(50))
+    );
+    let subnets = ecs
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .map(|a| a.subnets().to_vec());
     assert_eq!(subnets, Some(vec![net.subnets[1].clone()]));
     assert_eq!(ecs.health_check_grace_period_seconds(), Some(30));
-    let tags: BTreeMap<_, _> = ecs.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+    let tags: BTreeMap<_, _> = ecs
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        .collect();
     assert_eq!(tags.get("team"), Some(&"payments"));
-    assert_eq!(svc.status.as_ref().and_then(|s| s.applied_redeploy_token.as_deref()), Some("1"));
-    assert_eq!(operator.calls.count("UpdateService"), 1, "one UpdateService carries every changed field");
+    assert_eq!(
+        svc.status
+            .as_ref()
+            .and_then(|s| s.applied_redeploy_token.as_deref()),
+        Some("1")
+    );
+    assert_eq!(
+        operator.calls.count("UpdateService"),
+        1,
+        "one UpdateService carries every changed field"
+    );
     let updates = events_with_reason(&ctx, "Updated").await;
-    assert!(updates.iter().any(|n| n.contains("desiredCount") && n.contains("networkConfiguration")), "{updates:?}");
+    assert!(
+        updates
+            .iter()
+            .any(|n| n.contains("desiredCount") && n.contains("networkConfiguration")),
+        "{updates:?}"
+    );
 
-    // Subnet order is not a change.
-    let reordered = updated.replace(&format!("subnets: [{}]", net.subnets[1]), &format!("subnets: [{}]", net.subnets[1]));
-    ctx.apply_yaml(&reordered).await.expect("reapply");
-    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(operator.calls.count("UpdateService"), 1);
     operator.stop().await;
 }
@@ -216,12 +325,25 @@ async fn field_groups_update_in_place_and_steady_state_writes_nothing() {
 #[tokio::test]
 async fn drift_made_in_ecs_is_repaired_with_an_event() {
     let Setup { ctx, cluster, net } = setup("svc-drift").await;
-    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
 
     let ecs = ctx.bed.ecs().await;
-    ecs.update_service().cluster(&cluster).service("web").desired_count(5).send().await.expect("change by hand");
+    ecs.update_service()
+        .cluster(&cluster)
+        .service("web")
+        .desired_count(5)
+        .send()
+        .await
+        .expect("change by hand");
     wait_for("desiredCount repaired", WAIT, || async {
         (describe(&ctx, &cluster, "web").await?.desired_count() == 2).then_some(())
     })
@@ -242,22 +364,43 @@ async fn drift_made_in_ecs_is_repaired_with_an_event() {
 async fn deletion_policies_delete_or_keep_the_ecs_service() {
     let Setup { ctx, cluster, net } = setup("svc-delete").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("gone", &cluster, &net, "")).await.expect("apply");
-    ctx.apply_yaml(&service("kept", &cluster, &net, "  deletionPolicy: Retain")).await.expect("apply");
+    ctx.apply_yaml(&service("gone", &cluster, &net, ""))
+        .await
+        .expect("apply");
+    ctx.apply_yaml(&service("kept", &cluster, &net, "  deletionPolicy: Retain"))
+        .await
+        .expect("apply");
     ready(&ctx, "gone").await;
     ready(&ctx, "kept").await;
 
     let api = ctx.api::<ECSService>();
     for name in ["gone", "kept"] {
-        api.delete(name, &DeleteParams::default()).await.expect("delete");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
     }
     for name in ["gone", "kept"] {
-        wait_for(&format!("{name} removed"), WAIT, || async { get_opt(&api, name).await.is_none().then_some(()) }).await;
+        wait_for(&format!("{name} removed"), WAIT, || async {
+            get_opt(&api, name).await.is_none().then_some(())
+        })
+        .await;
     }
-    assert_eq!(describe(&ctx, &cluster, "gone").await.and_then(|s| s.status().map(str::to_string)).as_deref(), Some("INACTIVE"));
-    let kept = describe(&ctx, &cluster, "kept").await.expect("kept service");
+    assert_eq!(
+        describe(&ctx, &cluster, "gone")
+            .await
+            .and_then(|s| s.status().map(str::to_string))
+            .as_deref(),
+        Some("INACTIVE")
+    );
+    let kept = describe(&ctx, &cluster, "kept")
+        .await
+        .expect("kept service");
     assert_eq!(kept.status(), Some("ACTIVE"));
-    assert_eq!(kept.desired_count(), 2, "Retain leaves the service untouched");
+    assert_eq!(
+        kept.desired_count(),
+        2,
+        "Retain leaves the service untouched"
+    );
     operator.stop().await;
 }
 
@@ -268,7 +411,13 @@ async fn existing_service_needs_opt_in_to_be_adopted() {
     let foreign_td = ecs
         .register_task_definition()
         .family(ctx.aws_name("legacy"))
-        .container_definitions(ContainerDefinition::builder().name("app").image("busybox").memory(128).build())
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("busybox")
+                .memory(128)
+                .build(),
+        )
         .send()
         .await
         .expect("register")
@@ -287,26 +436,52 @@ async fn existing_service_needs_opt_in_to_be_adopted() {
         .expect("create by hand");
 
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("legacy", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("legacy", &cluster, &net, ""))
+        .await
+        .expect("apply");
     let (stalled, reason, message) = wait_for("Stalled AlreadyExists", WAIT, || async {
-        condition_of(&ctx, "legacy", "Stalled").await.filter(|c| c.0 == "True")
+        condition_of(&ctx, "legacy", "Stalled")
+            .await
+            .filter(|c| c.0 == "True")
     })
     .await;
-    assert_eq!((stalled.as_str(), reason.as_str()), ("True", "AlreadyExists"));
+    assert_eq!(
+        (stalled.as_str(), reason.as_str()),
+        ("True", "AlreadyExists")
+    );
     assert!(message.contains("adoptExisting"), "{message}");
-    let service_writes: u64 = ["CreateService", "UpdateService", "DeleteService", "TagResource", "UntagResource"]
-        .iter()
-        .map(|op| operator.calls.count(op))
-        .sum();
+    let service_writes: u64 = [
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "TagResource",
+        "UntagResource",
+    ]
+    .iter()
+    .map(|op| operator.calls.count(op))
+    .sum();
     assert_eq!(service_writes, 0, "a foreign service is not touched");
 
-    ctx.apply_yaml(&service("legacy", &cluster, &net, "  adoptExisting: true")).await.expect("opt in");
+    ctx.apply_yaml(&service("legacy", &cluster, &net, "  adoptExisting: true"))
+        .await
+        .expect("opt in");
     let svc = ready(&ctx, "legacy").await;
     let adopted = describe(&ctx, &cluster, "legacy").await.expect("service");
-    let tags: BTreeMap<_, _> = adopted.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
-    assert_eq!(tags.get("ecs-operator.dev/uid").copied(), svc.metadata.uid.as_deref());
+    let tags: BTreeMap<_, _> = adopted
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        tags.get("ecs-operator.dev/uid").copied(),
+        svc.metadata.uid.as_deref()
+    );
     assert_eq!(adopted.desired_count(), 2);
-    assert_eq!(operator.calls.count("CreateService"), 0, "adoption never creates a second service");
+    assert_eq!(
+        operator.calls.count("CreateService"),
+        0,
+        "adoption never creates a second service"
+    );
     operator.stop().await;
 }
 
@@ -314,19 +489,41 @@ async fn existing_service_needs_opt_in_to_be_adopted() {
 async fn crash_between_create_and_status_write_leaves_one_service() {
     let Setup { ctx, cluster, net } = setup("svc-crash").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
     operator.kill();
     ctx.api::<ECSService>()
-        .patch_status("web", &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": null})))
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": null})),
+        )
         .await
         .expect("lose status");
 
     let operator = ctx.start_operator().await;
     ready(&ctx, "web").await;
-    assert_eq!(operator.calls.count("CreateService"), 0, "the service found by name and tags is reused");
-    let listed = ctx.bed.ecs().await.list_services().cluster(&cluster).send().await.expect("list");
-    let ours: Vec<_> = listed.service_arns().iter().filter(|a| a.ends_with("/web")).collect();
+    assert_eq!(
+        operator.calls.count("CreateService"),
+        0,
+        "the service found by name and tags is reused"
+    );
+    let listed = ctx
+        .bed
+        .ecs()
+        .await
+        .list_services()
+        .cluster(&cluster)
+        .send()
+        .await
+        .expect("list");
+    let ours: Vec<_> = listed
+        .service_arns()
+        .iter()
+        .filter(|a| a.ends_with("/web"))
+        .collect();
     assert_eq!(ours.len(), 1, "{ours:?}");
     operator.stop().await;
 }
@@ -335,26 +532,47 @@ async fn crash_between_create_and_status_write_leaves_one_service() {
 async fn runtime_errors_stall_with_the_aws_message_without_a_hot_loop() {
     let Setup { ctx, net, .. } = setup("svc-errors").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("web", "no-such-cluster", &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("web", "no-such-cluster", &net, ""))
+        .await
+        .expect("apply");
     let (_, reason, message) = wait_for("Stalled", WAIT, || async {
-        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+        condition_of(&ctx, "web", "Stalled")
+            .await
+            .filter(|c| c.0 == "True")
     })
     .await;
     assert_eq!(reason, "InvalidSpec");
-    assert!(message.contains("Cluster") || message.contains("cluster"), "{message}");
+    assert!(
+        message.contains("Cluster") || message.contains("cluster"),
+        "{message}"
+    );
     let calls = operator.calls.snapshot().values().sum::<u64>();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let later = operator.calls.snapshot().values().sum::<u64>();
-    assert!(later - calls <= 1, "no hot retry loop: {} calls in 5 s", later - calls);
-    assert!(!events_with_reason(&ctx, "InvalidSpec").await.is_empty(), "an Event says what went wrong");
+    assert!(
+        later - calls <= 1,
+        "no hot retry loop: {} calls in 5 s",
+        later - calls
+    );
+    assert!(
+        !events_with_reason(&ctx, "InvalidSpec").await.is_empty(),
+        "an Event says what went wrong"
+    );
     operator.stop().await;
 }
 
 #[tokio::test]
 async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
     let Setup { ctx, cluster, net } = setup("svc-fail").await;
-    let operator = ctx.start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() }).await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     let svc = ready(&ctx, "web").await;
     // The test bed's ECS simulation fails every later rollout of a service with this tag
     // (standing in for tasks that never become healthy); the operator leaves tags under its
@@ -365,22 +583,35 @@ async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
         .await
         .tag_resource()
         .resource_arn(&arn)
-        .tags(aws_sdk_ecs::types::Tag::builder().key("ecs-operator.dev/simulate-rollout-failure").value("true").build())
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("ecs-operator.dev/simulate-rollout-failure")
+                .value("true")
+                .build(),
+        )
         .send()
         .await
         .expect("tag");
 
     let family = ctx.aws_name("app");
-    ctx.apply_yaml(&task_definition("app", &family, "nginx:broken")).await.expect("bad image");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:broken"))
+        .await
+        .expect("bad image");
     let (_, reason, message) = wait_for("Stalled RolloutFailed", WAIT, || async {
-        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+        condition_of(&ctx, "web", "Stalled")
+            .await
+            .filter(|c| c.0 == "True")
     })
     .await;
     assert_eq!(reason, "RolloutFailed");
     assert!(message.contains(&format!("{family}:2")), "{message}");
     let updates = operator.calls.count("UpdateService");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(operator.calls.count("UpdateService"), updates, "a failed revision is not re-applied in a loop");
+    assert_eq!(
+        operator.calls.count("UpdateService"),
+        updates,
+        "a failed revision is not re-applied in a loop"
+    );
     operator.stop().await;
 }
 
@@ -388,16 +619,33 @@ async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
 async fn immutable_change_stalls_and_destroys_nothing() {
     let Setup { ctx, cluster, net } = setup("svc-immutable").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "").replace("launchType: FARGATE", "launchType: EC2")).await.expect("apply");
+    ctx.apply_yaml(
+        &service("web", &cluster, &net, "").replace("launchType: FARGATE", "launchType: EC2"),
+    )
+    .await
+    .expect("apply");
     let (_, reason, message) = wait_for("Stalled ImmutableFieldChanged", WAIT, || async {
-        condition_of(&ctx, "web", "Stalled").await.filter(|c| c.0 == "True")
+        condition_of(&ctx, "web", "Stalled")
+            .await
+            .filter(|c| c.0 == "True")
     })
     .await;
     assert_eq!(reason, "ImmutableFieldChanged");
-    assert!(message.contains("launchType") && message.contains("new ECSService"), "{message}");
-    assert_eq!(describe(&ctx, &cluster, "web").await.and_then(|s| s.status().map(str::to_string)).as_deref(), Some("ACTIVE"));
+    assert!(
+        message.contains("launchType") && message.contains("new ECSService"),
+        "{message}"
+    );
+    assert_eq!(
+        describe(&ctx, &cluster, "web")
+            .await
+            .and_then(|s| s.status().map(str::to_string))
+            .as_deref(),
+        Some("ACTIVE")
+    );
     assert_eq!(operator.calls.count("DeleteService"), 0);
     operator.stop().await;
 }
@@ -406,24 +654,50 @@ async fn immutable_change_stalls_and_destroys_nothing() {
 async fn task_definition_in_use_is_not_deregistered_until_the_service_is_gone() {
     let Setup { ctx, cluster, net } = setup("svc-tdblock").await;
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&service("web", &cluster, &net, "")).await.expect("apply");
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "web").await;
     let tds = ctx.api::<TaskDefinition>();
-    let td_arn = get_opt(&tds, "app").await.and_then(|t| t.status).and_then(|s| s.task_definition_arn).expect("arn");
+    let td_arn = get_opt(&tds, "app")
+        .await
+        .and_then(|t| t.status)
+        .and_then(|s| s.task_definition_arn)
+        .expect("arn");
 
-    tds.delete("app", &DeleteParams::default()).await.expect("delete TaskDefinition");
+    tds.delete("app", &DeleteParams::default())
+        .await
+        .expect("delete TaskDefinition");
     let (_, reason, message) = wait_for("TaskDefinition deletion blocked", WAIT, || async {
         let td = get_opt(&tds, "app").await?;
         condition(&td.status?.conditions, "Ready").filter(|c| c.1 == "DeletionBlocked")
     })
     .await;
     assert_eq!(reason, "DeletionBlocked");
-    assert!(message.contains("web"), "the condition names the service: {message}");
+    assert!(
+        message.contains("web"),
+        "the condition names the service: {message}"
+    );
     let ecs = ctx.bed.ecs().await;
-    let status = ecs.describe_task_definition().task_definition(&td_arn).send().await.ok().and_then(|o| o.task_definition().and_then(|t| t.status().map(|s| s.as_str().to_string())));
+    let status = ecs
+        .describe_task_definition()
+        .task_definition(&td_arn)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.task_definition()
+                .and_then(|t| t.status().map(|s| s.as_str().to_string()))
+        });
     assert_eq!(status.as_deref(), Some("ACTIVE"));
 
-    ctx.api::<ECSService>().delete("web", &DeleteParams::default()).await.expect("delete service");
-    wait_for("TaskDefinition removed after its service", WAIT, || async { get_opt(&tds, "app").await.is_none().then_some(()) }).await;
+    ctx.api::<ECSService>()
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete service");
+    wait_for("TaskDefinition removed after its service", WAIT, || async {
+        get_opt(&tds, "app").await.is_none().then_some(())
+    })
+    .await;
     operator.stop().await;
 }

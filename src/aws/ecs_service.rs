@@ -95,8 +95,16 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
             .and_then(|n| n.awsvpc_configuration())
             .map(|a| api::NetworkConfiguration {
                 awsvpc_configuration: api::AwsVpcConfiguration {
-                    subnets: a.subnets().iter().map(|s| api::SubnetId(s.clone())).collect(),
-                    security_groups: a.security_groups().iter().map(|s| api::SecurityGroupId(s.clone())).collect(),
+                    subnets: a
+                        .subnets()
+                        .iter()
+                        .map(|s| api::SubnetId(s.clone()))
+                        .collect(),
+                    security_groups: a
+                        .security_groups()
+                        .iter()
+                        .map(|s| api::SecurityGroupId(s.clone()))
+                        .collect(),
                     assign_public_ip: a.assign_public_ip().and_then(|p| from_wire(p.as_str())),
                 },
             }),
@@ -109,17 +117,22 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
                 container_port: l.container_port().unwrap_or_default(),
             })
             .collect(),
-        deployment_configuration: s.deployment_configuration().map(|d| api::DeploymentConfiguration {
-            minimum_healthy_percent: d.minimum_healthy_percent(),
-            maximum_percent: d.maximum_percent(),
-            deployment_circuit_breaker: d
-                .deployment_circuit_breaker()
-                .map(|c| api::DeploymentCircuitBreaker { enable: c.enable(), rollback: c.rollback() }),
-            alarms: d.alarms().map(|a| api::DeploymentAlarms {
-                alarm_names: a.alarm_names().to_vec(),
-                enable: a.enable(),
-                rollback: a.rollback(),
-            }),
+        deployment_configuration: s.deployment_configuration().map(|d| {
+            api::DeploymentConfiguration {
+                minimum_healthy_percent: d.minimum_healthy_percent(),
+                maximum_percent: d.maximum_percent(),
+                deployment_circuit_breaker: d.deployment_circuit_breaker().map(|c| {
+                    api::DeploymentCircuitBreaker {
+                        enable: c.enable(),
+                        rollback: c.rollback(),
+                    }
+                }),
+                alarms: d.alarms().map(|a| api::DeploymentAlarms {
+                    alarm_names: a.alarm_names().to_vec(),
+                    enable: a.enable(),
+                    rollback: a.rollback(),
+                }),
+            }
         }),
         deployment_controller: s
             .deployment_controller()
@@ -128,7 +141,10 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
             .placement_constraints()
             .iter()
             .map(|p| api::PlacementConstraint {
-                type_: p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                type_: p
+                    .r#type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
                 expression: p.expression().map(str::to_string),
             })
             .collect(),
@@ -136,7 +152,10 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
             .placement_strategy()
             .iter()
             .map(|p| api::PlacementStrategy {
-                type_: p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                type_: p
+                    .r#type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
                 field: p.field().map(str::to_string),
             })
             .collect(),
@@ -145,7 +164,9 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
         enable_execute_command: s.enable_execute_command(),
         enable_ecs_managed_tags: s.enable_ecs_managed_tags(),
         propagate_tags: s.propagate_tags().and_then(|v| from_wire(v.as_str())),
-        availability_zone_rebalancing: s.availability_zone_rebalancing().and_then(|v| from_wire(v.as_str())),
+        availability_zone_rebalancing: s
+            .availability_zone_rebalancing()
+            .and_then(|v| from_wire(v.as_str())),
         deployments: s
             .deployments()
             .iter()
@@ -188,7 +209,11 @@ pub struct DescribedServices {
 }
 
 /// Describes up to 10 services of one cluster in one call (ECS's batch size), with tags.
-pub async fn describe(client: &Client, cluster: &str, names: &[String]) -> Result<DescribedServices, AwsError> {
+pub async fn describe(
+    client: &Client,
+    cluster: &str,
+    names: &[String],
+) -> Result<DescribedServices, AwsError> {
     let mut result = DescribedServices::default();
     for chunk in names.chunks(10) {
         let output = client
@@ -205,10 +230,10 @@ pub async fn describe(client: &Client, cluster: &str, names: &[String]) -> Resul
         }
         for failure in output.failures() {
             // The failure ARN ends with the service name (with or without a cluster segment).
-            if let Some(name) = failure.arn().and_then(|arn| arn.rsplit('/').next()) {
-                if failure.reason() == Some("MISSING") {
-                    result.missing.push(name.to_string());
-                }
+            if let Some(name) = failure.arn().and_then(|arn| arn.rsplit('/').next())
+                && failure.reason() == Some("MISSING")
+            {
+                result.missing.push(name.to_string());
             }
         }
     }
@@ -216,21 +241,38 @@ pub async fn describe(client: &Client, cluster: &str, names: &[String]) -> Resul
 }
 
 fn build_error(err: aws_smithy_types::error::operation::BuildError) -> AwsError {
-    AwsError { operation: "UpdateService", code: "InvalidRequest".into(), message: err.to_string(), class: ErrorClass::Terminal }
+    AwsError {
+        operation: "UpdateService",
+        code: "InvalidRequest".into(),
+        message: err.to_string(),
+        class: ErrorClass::Terminal,
+    }
 }
 
-fn network_configuration(n: &api::NetworkConfiguration) -> Result<ecs::NetworkConfiguration, AwsError> {
+fn network_configuration(
+    n: &api::NetworkConfiguration,
+) -> Result<ecs::NetworkConfiguration, AwsError> {
     let a = &n.awsvpc_configuration;
     let vpc = ecs::AwsVpcConfiguration::builder()
         .set_subnets(Some(a.subnets.iter().map(|s| s.0.clone()).collect()))
-        .set_security_groups((!a.security_groups.is_empty()).then(|| a.security_groups.iter().map(|s| s.0.clone()).collect()))
-        .set_assign_public_ip(a.assign_public_ip.map(|p| ecs::AssignPublicIp::from(wire(&p).as_str())))
+        .set_security_groups(
+            (!a.security_groups.is_empty())
+                .then(|| a.security_groups.iter().map(|s| s.0.clone()).collect()),
+        )
+        .set_assign_public_ip(
+            a.assign_public_ip
+                .map(|p| ecs::AssignPublicIp::from(wire(&p).as_str())),
+        )
         .build()
         .map_err(build_error)?;
-    Ok(ecs::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+    Ok(ecs::NetworkConfiguration::builder()
+        .awsvpc_configuration(vpc)
+        .build())
 }
 
-fn capacity_provider_strategy(items: &[api::CapacityProviderStrategyItem]) -> Result<Vec<ecs::CapacityProviderStrategyItem>, AwsError> {
+fn capacity_provider_strategy(
+    items: &[api::CapacityProviderStrategyItem],
+) -> Result<Vec<ecs::CapacityProviderStrategyItem>, AwsError> {
     items
         .iter()
         .map(|c| {
@@ -257,11 +299,15 @@ fn load_balancers(items: &[api::LoadBalancer]) -> Vec<ecs::LoadBalancer> {
         .collect()
 }
 
-fn deployment_configuration(d: &api::DeploymentConfiguration) -> Result<ecs::DeploymentConfiguration, AwsError> {
-    let breaker = d
-        .deployment_circuit_breaker
-        .as_ref()
-        .map(|c| ecs::DeploymentCircuitBreaker::builder().enable(c.enable).rollback(c.rollback).build());
+fn deployment_configuration(
+    d: &api::DeploymentConfiguration,
+) -> Result<ecs::DeploymentConfiguration, AwsError> {
+    let breaker = d.deployment_circuit_breaker.as_ref().map(|c| {
+        ecs::DeploymentCircuitBreaker::builder()
+            .enable(c.enable)
+            .rollback(c.rollback)
+            .build()
+    });
     let alarms = d
         .alarms
         .as_ref()
@@ -308,20 +354,37 @@ fn placement_strategy(items: &[api::PlacementStrategy]) -> Vec<ecs::PlacementStr
 
 /// A JSON value of a pass-through field (Service Connect, volume configurations) as the
 /// SDK type, through the SDK's own document-free builders: only the documented fields.
-fn service_connect(value: &serde_json::Value) -> Result<ecs::ServiceConnectConfiguration, AwsError> {
-    let get_str = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+fn service_connect(
+    value: &serde_json::Value,
+) -> Result<ecs::ServiceConnectConfiguration, AwsError> {
+    let get_str =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let mut builder = ecs::ServiceConnectConfiguration::builder()
-        .enabled(value.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true))
+        .enabled(
+            value
+                .get("enabled")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
+        )
         .set_namespace(get_str(value, "namespace"));
     if let Some(services) = value.get("services").and_then(|v| v.as_array()) {
         for service in services {
             let mut sc = ecs::ServiceConnectService::builder()
                 .port_name(get_str(service, "portName").unwrap_or_default())
                 .set_discovery_name(get_str(service, "discoveryName"))
-                .set_ingress_port_override(service.get("ingressPortOverride").and_then(|v| v.as_i64()).and_then(|v| i32::try_from(v).ok()));
+                .set_ingress_port_override(
+                    service
+                        .get("ingressPortOverride")
+                        .and_then(|v| v.as_i64())
+                        .and_then(|v| i32::try_from(v).ok()),
+                );
             if let Some(aliases) = service.get("clientAliases").and_then(|v| v.as_array()) {
                 for alias in aliases {
-                    let port = alias.get("port").and_then(|v| v.as_i64()).and_then(|v| i32::try_from(v).ok()).unwrap_or_default();
+                    let port = alias
+                        .get("port")
+                        .and_then(|v| v.as_i64())
+                        .and_then(|v| i32::try_from(v).ok())
+                        .unwrap_or_default();
                     sc = sc.client_aliases(
                         ecs::ServiceConnectClientAlias::builder()
                             .port(port)
@@ -338,7 +401,9 @@ fn service_connect(value: &serde_json::Value) -> Result<ecs::ServiceConnectConfi
 }
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
-    tags.iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Everything CreateService needs, resolved.
@@ -361,32 +426,69 @@ pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<Observed
         .service_name(req.name)
         .task_definition(req.task_definition)
         .set_desired_count(spec.desired_count)
-        .set_launch_type(spec.launch_type.map(|l| ecs::LaunchType::from(wire(&l).as_str())))
+        .set_launch_type(
+            spec.launch_type
+                .map(|l| ecs::LaunchType::from(wire(&l).as_str())),
+        )
         .set_capacity_provider_strategy(
             (!spec.capacity_provider_strategy.is_empty())
                 .then(|| capacity_provider_strategy(&spec.capacity_provider_strategy))
                 .transpose()?,
         )
         .set_platform_version(spec.platform_version.clone())
-        .set_network_configuration(spec.network_configuration.as_ref().map(network_configuration).transpose()?)
-        .set_load_balancers((!spec.load_balancers.is_empty()).then(|| load_balancers(&spec.load_balancers)))
-        .set_deployment_configuration(spec.deployment_configuration.as_ref().map(deployment_configuration).transpose()?)
+        .set_network_configuration(
+            spec.network_configuration
+                .as_ref()
+                .map(network_configuration)
+                .transpose()?,
+        )
+        .set_load_balancers(
+            (!spec.load_balancers.is_empty()).then(|| load_balancers(&spec.load_balancers)),
+        )
+        .set_deployment_configuration(
+            spec.deployment_configuration
+                .as_ref()
+                .map(deployment_configuration)
+                .transpose()?,
+        )
         .set_deployment_controller(
             spec.deployment_controller
-                .map(|d| ecs::DeploymentController::builder().r#type(ecs::DeploymentControllerType::from(wire(&d).as_str())).build())
+                .map(|d| {
+                    ecs::DeploymentController::builder()
+                        .r#type(ecs::DeploymentControllerType::from(wire(&d).as_str()))
+                        .build()
+                })
                 .transpose()
                 .map_err(build_error)?,
         )
-        .set_placement_constraints((!spec.placement_constraints.is_empty()).then(|| placement_constraints(&spec.placement_constraints)))
-        .set_placement_strategy((!spec.placement_strategy.is_empty()).then(|| placement_strategy(&spec.placement_strategy)))
+        .set_placement_constraints(
+            (!spec.placement_constraints.is_empty())
+                .then(|| placement_constraints(&spec.placement_constraints)),
+        )
+        .set_placement_strategy(
+            (!spec.placement_strategy.is_empty())
+                .then(|| placement_strategy(&spec.placement_strategy)),
+        )
         .set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds)
-        .set_scheduling_strategy(spec.scheduling_strategy.map(|s| ecs::SchedulingStrategy::from(wire(&s).as_str())))
+        .set_scheduling_strategy(
+            spec.scheduling_strategy
+                .map(|s| ecs::SchedulingStrategy::from(wire(&s).as_str())),
+        )
         .set_enable_execute_command(spec.enable_execute_command)
         .set_enable_ecs_managed_tags(spec.enable_ecs_managed_tags)
-        .set_propagate_tags(spec.propagate_tags.map(|p| ecs::PropagateTags::from(wire(&p).as_str())))
-        .set_service_connect_configuration(spec.service_connect_configuration.as_ref().map(service_connect).transpose()?)
+        .set_propagate_tags(
+            spec.propagate_tags
+                .map(|p| ecs::PropagateTags::from(wire(&p).as_str())),
+        )
+        .set_service_connect_configuration(
+            spec.service_connect_configuration
+                .as_ref()
+                .map(service_connect)
+                .transpose()?,
+        )
         .set_availability_zone_rebalancing(
-            spec.availability_zone_rebalancing.map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
+            spec.availability_zone_rebalancing
+                .map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
         )
         .set_tags(Some(sdk_tags(req.tags)))
         .client_token(req.client_token)
@@ -422,26 +524,61 @@ pub struct ServiceUpdate {
     pub force_new_deployment: bool,
 }
 
-pub async fn update(client: &Client, cluster: &str, name: &str, u: &ServiceUpdate) -> Result<ObservedService, AwsError> {
+pub async fn update(
+    client: &Client,
+    cluster: &str,
+    name: &str,
+    u: &ServiceUpdate,
+) -> Result<ObservedService, AwsError> {
     let output = client
         .update_service()
         .cluster(cluster)
         .service(name)
         .set_task_definition(u.task_definition.clone())
         .set_desired_count(u.desired_count)
-        .set_capacity_provider_strategy(u.capacity_provider_strategy.as_deref().map(capacity_provider_strategy).transpose()?)
+        .set_capacity_provider_strategy(
+            u.capacity_provider_strategy
+                .as_deref()
+                .map(capacity_provider_strategy)
+                .transpose()?,
+        )
         .set_platform_version(u.platform_version.clone())
-        .set_network_configuration(u.network_configuration.as_ref().map(network_configuration).transpose()?)
+        .set_network_configuration(
+            u.network_configuration
+                .as_ref()
+                .map(network_configuration)
+                .transpose()?,
+        )
         .set_load_balancers(u.load_balancers.as_deref().map(load_balancers))
-        .set_deployment_configuration(u.deployment_configuration.as_ref().map(deployment_configuration).transpose()?)
-        .set_placement_constraints(u.placement_constraints.as_deref().map(placement_constraints))
+        .set_deployment_configuration(
+            u.deployment_configuration
+                .as_ref()
+                .map(deployment_configuration)
+                .transpose()?,
+        )
+        .set_placement_constraints(
+            u.placement_constraints
+                .as_deref()
+                .map(placement_constraints),
+        )
         .set_placement_strategy(u.placement_strategy.as_deref().map(placement_strategy))
         .set_health_check_grace_period_seconds(u.health_check_grace_period_seconds)
         .set_enable_execute_command(u.enable_execute_command)
         .set_enable_ecs_managed_tags(u.enable_ecs_managed_tags)
-        .set_propagate_tags(u.propagate_tags.map(|p| ecs::PropagateTags::from(wire(&p).as_str())))
-        .set_service_connect_configuration(u.service_connect_configuration.as_ref().map(service_connect).transpose()?)
-        .set_availability_zone_rebalancing(u.availability_zone_rebalancing.map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())))
+        .set_propagate_tags(
+            u.propagate_tags
+                .map(|p| ecs::PropagateTags::from(wire(&p).as_str())),
+        )
+        .set_service_connect_configuration(
+            u.service_connect_configuration
+                .as_ref()
+                .map(service_connect)
+                .transpose()?,
+        )
+        .set_availability_zone_rebalancing(
+            u.availability_zone_rebalancing
+                .map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
+        )
         .force_new_deployment(u.force_new_deployment)
         .send()
         .await
@@ -456,7 +593,14 @@ pub async fn update(client: &Client, cluster: &str, name: &str, u: &ServiceUpdat
 
 /// Deletes a service even while it runs tasks (`force`); ECS drains it (DRAINING → INACTIVE).
 pub async fn delete(client: &Client, cluster: &str, name: &str) -> Result<(), AwsError> {
-    match client.delete_service().cluster(cluster).service(name).force(true).send().await {
+    match client
+        .delete_service()
+        .cluster(cluster)
+        .service(name)
+        .force(true)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(err) => {
             let err = super::error::from_sdk("DeleteService", err);
@@ -466,7 +610,12 @@ pub async fn delete(client: &Client, cluster: &str, name: &str) -> Result<(), Aw
 }
 
 /// Sets and removes tags on a service.
-pub async fn sync_tags(client: &Client, arn: &str, to_set: &BTreeMap<String, String>, to_remove: &[String]) -> Result<(), AwsError> {
+pub async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    to_set: &BTreeMap<String, String>,
+    to_remove: &[String],
+) -> Result<(), AwsError> {
     if !to_set.is_empty() {
         client
             .tag_resource()

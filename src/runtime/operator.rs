@@ -1,6 +1,5 @@
 //! Starts the controllers and runs them until shutdown.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -40,7 +39,13 @@ pub struct RunSettings {
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { aws: AwsSettings::default(), config: Config::default(), concurrency: 16, namespace: None, label_selector: None }
+        Self {
+            aws: AwsSettings::default(),
+            config: Config::default(),
+            concurrency: 16,
+            namespace: None,
+            label_selector: None,
+        }
     }
 }
 
@@ -60,13 +65,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -87,10 +93,8 @@ where
 }
 
 /// Waits until `stopped` turns true (or its sender is dropped).
-fn stop_future(mut stopped: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
-    async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }
+async fn stop_future(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Runs every controller with `client` until `stopped` turns true; in-flight reconciles
@@ -111,7 +115,8 @@ pub async fn run_with_client(
     let namespace = settings.namespace.as_deref();
     let task_definitions: Api<TaskDefinition> = api(&client, namespace);
     let services: Api<ECSService> = api(&client, namespace);
-    let controller_config = kube::runtime::controller::Config::default().concurrency(settings.concurrency);
+    let controller_config =
+        kube::runtime::controller::Config::default().concurrency(settings.concurrency);
 
     let td_controller = Controller::new(task_definitions.clone(), watch_config.clone())
         .with_config(controller_config.clone())
@@ -119,12 +124,16 @@ pub async fn run_with_client(
         // going away may unblock the deletion of the TaskDefinition it used.
         .watches(services.clone(), watch_config.clone(), |svc: ECSService| {
             let namespace = svc.metadata.namespace.clone()?;
-            svc.spec.task_definition_ref.as_ref().map(|r| ObjectRef::new(&r.name).within(&namespace))
+            svc.spec
+                .task_definition_ref
+                .as_ref()
+                .map(|r| ObjectRef::new(&r.name).within(&namespace))
         });
     let td_store = td_controller.store();
 
     let (observed_tx, observed_rx) = futures::channel::mpsc::unbounded();
-    let svc_controller = Controller::new(services, watch_config.clone()).with_config(controller_config);
+    let svc_controller =
+        Controller::new(services, watch_config.clone()).with_config(controller_config);
     let svc_store = svc_controller.store();
     let referrers = svc_store.clone();
     // A new revision of a TaskDefinition rolls the services that reference it at once.
@@ -136,7 +145,12 @@ pub async fn run_with_client(
                 .state()
                 .into_iter()
                 .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
-                .filter(|svc| svc.spec.task_definition_ref.as_ref().is_some_and(|r| r.name == name))
+                .filter(|svc| {
+                    svc.spec
+                        .task_definition_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == name)
+                })
                 .map(|svc| ObjectRef::from(svc.as_ref()))
                 .collect::<Vec<_>>()
         })
@@ -145,7 +159,11 @@ pub async fn run_with_client(
     let ctx = Context::new(client, aws, settings.config, td_store, svc_store);
     let td_run = td_controller
         .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(task_definition::reconcile, task_definition::error_policy, Arc::clone(&ctx))
+        .run(
+            task_definition::reconcile,
+            task_definition::error_policy,
+            Arc::clone(&ctx),
+        )
         .for_each(|result| async move {
             if let Err(err) = result {
                 warn!(error = %err, "TaskDefinition reconcile failed");
@@ -153,7 +171,11 @@ pub async fn run_with_client(
         });
     let svc_run = svc_controller
         .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(ecs_service::reconcile, ecs_service::error_policy, Arc::clone(&ctx))
+        .run(
+            ecs_service::reconcile,
+            ecs_service::error_policy,
+            Arc::clone(&ctx),
+        )
         .for_each(|result| async move {
             if let Err(err) = result {
                 warn!(error = %err, "ECSService reconcile failed");

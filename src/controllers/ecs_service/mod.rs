@@ -18,7 +18,9 @@ use tracing::{info, instrument};
 use self::plan::{Desired, Plan, task_definition_key, value_hash};
 use self::status::{Input, Outcome};
 use super::{Error, write_status};
-use crate::api::common::{DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags};
+use crate::api::common::{
+    DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
+};
 use crate::api::{ECSService, TaskDefinition};
 use crate::aws::ecs_service::{self as ecs_svc, CreateRequest, ObservedService};
 use crate::aws::error::{AwsError, ErrorClass};
@@ -47,7 +49,9 @@ pub async fn reconcile(obj: Arc<ECSService>, ctx: Arc<Context>) -> Result<Action
 pub fn error_policy(obj: Arc<ECSService>, error: &Error, ctx: Arc<Context>) -> Action {
     let class = match error {
         Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => return Action::requeue(ROLLOUT_POLL),
+            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => {
+                return Action::requeue(ROLLOUT_POLL);
+            }
             kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
             | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
             _ => ErrorClass::Retryable,
@@ -55,30 +59,49 @@ pub fn error_policy(obj: Arc<ECSService>, error: &Error, ctx: Arc<Context>) -> A
         Error::Aws(aws) => aws.class,
         _ => ErrorClass::Retryable,
     };
-    let class = if class == ErrorClass::Terminal { ErrorClass::Retryable } else { class };
+    let class = if class == ErrorClass::Terminal {
+        ErrorClass::Retryable
+    } else {
+        class
+    };
     Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
 }
 
 fn deletion_policy(svc: &ECSService, ctx: &Context) -> DeletionPolicy {
-    svc.spec.deletion_policy.unwrap_or(ctx.config.default_deletion_policy)
+    svc.spec
+        .deletion_policy
+        .unwrap_or(ctx.config.default_deletion_policy)
 }
 
 /// Resolves the task definition the service should run: the referenced TaskDefinition's
 /// current revision, or the literal reference. `Err(message)` while waiting.
-pub fn referenced_task_definition(svc: &ECSService, ctx: &Context) -> Result<Option<String>, String> {
+pub fn referenced_task_definition(
+    svc: &ECSService,
+    ctx: &Context,
+) -> Result<Option<String>, String> {
     let Some(reference) = &svc.spec.task_definition_ref else {
         return Ok(None);
     };
     let namespace = svc.namespace().unwrap_or_default();
-    let key = kube::runtime::reflector::ObjectRef::<TaskDefinition>::new(&reference.name).within(&namespace);
+    let key = kube::runtime::reflector::ObjectRef::<TaskDefinition>::new(&reference.name)
+        .within(&namespace);
     let Some(td) = ctx.task_definitions.get(&key) else {
-        return Err(format!("waiting for TaskDefinition {} (not found in namespace {namespace})", reference.name));
+        return Err(format!(
+            "waiting for TaskDefinition {} (not found in namespace {namespace})",
+            reference.name
+        ));
     };
     let status = td.status.clone().unwrap_or_default();
     let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
-    match (&status.task_definition_arn, ready && status.observed_generation == td.metadata.generation) {
+    match (
+        &status.task_definition_arn,
+        ready && status.observed_generation == td.metadata.generation,
+    ) {
         (Some(arn), true) => Ok(Some(arn.clone())),
-        _ => Err(format!("waiting for TaskDefinition {} to be Ready", reference.name)),
+        _ => Err(format!(
+            "waiting for TaskDefinition {} to be Ready",
+            reference.name
+        )),
     }
 }
 
@@ -86,8 +109,12 @@ pub fn referenced_task_definition(svc: &ECSService, ctx: &Context) -> Result<Opt
 /// plan would change something, or the status would change.
 pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> bool {
     let status = svc.status.clone().unwrap_or_default();
-    let Some(td) = status.task_definition_arn.as_deref() else { return true };
-    let Some(observed) = observed else { return true };
+    let Some(td) = status.task_definition_arn.as_deref() else {
+        return true;
+    };
+    let Some(observed) = observed else {
+        return true;
+    };
     let uid = svc.uid().unwrap_or_default();
     let namespace = svc.namespace().unwrap_or_default();
     let name = svc.service_name();
@@ -103,7 +130,13 @@ pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> 
     };
     let plan = plan::plan(&desired, Some(observed), &status);
     let acts = !matches!(&plan, Plan::Sync { update: None, tags_to_set, tags_to_remove, .. } if tags_to_set.is_empty() && tags_to_remove.is_empty());
-    let rollout_failed = matches!(plan, Plan::Sync { rollout_failed: true, .. });
+    let rollout_failed = matches!(
+        plan,
+        Plan::Sync {
+            rollout_failed: true,
+            ..
+        }
+    );
     let input = Input {
         previous: Some(&status),
         generation: svc.metadata.generation,
@@ -113,7 +146,13 @@ pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> 
         applied_service_connect_hash: None,
         now: Timestamp::now(),
     };
-    let new_status = status::compute(&input, &Outcome::Synced { observed: observed.clone(), rollout_failed });
+    let new_status = status::compute(
+        &input,
+        &Outcome::Synced {
+            observed: observed.clone(),
+            rollout_failed,
+        },
+    );
     acts || new_status != status
 }
 
@@ -125,7 +164,11 @@ struct Applied {
 
 impl From<Outcome> for Applied {
     fn from(outcome: Outcome) -> Self {
-        Self { outcome, redeploy_token: None, service_connect_hash: None }
+        Self {
+            outcome,
+            redeploy_token: None,
+            service_connect_hash: None,
+        }
     }
 }
 
@@ -139,8 +182,13 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
             };
             (Some(td), applied)
         }
-        Ok(None) => (None, Outcome::WaitingForTaskDefinition("waiting for the task definition".into()).into()),
-        Err(Wait::TaskDefinition(message)) => (None, Outcome::WaitingForTaskDefinition(message).into()),
+        Ok(None) => (
+            None,
+            Outcome::WaitingForTaskDefinition("waiting for the task definition".into()).into(),
+        ),
+        Err(Wait::TaskDefinition(message)) => {
+            (None, Outcome::WaitingForTaskDefinition(message).into())
+        }
         Err(Wait::Aws(err)) => (None, Outcome::Failed(err).into()),
     };
     let input = Input {
@@ -157,9 +205,14 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
     publish_transition_events(svc, ctx, &new_status).await;
 
     Ok(match &applied.outcome {
-        Outcome::Synced { observed, rollout_failed } => {
+        Outcome::Synced {
+            observed,
+            rollout_failed,
+        } => {
             ctx.backoff.reset(&key);
-            if !*rollout_failed && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default()) {
+            if !*rollout_failed
+                && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default())
+            {
                 Action::requeue(ROLLOUT_POLL)
             } else {
                 // Steady: the batched observer watches for drift; changes to the object or
@@ -170,7 +223,9 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         // The TaskDefinition watch wakes us when it becomes Ready.
         Outcome::WaitingForTaskDefinition(_) => Action::requeue(ctx.config.resync_interval),
         Outcome::WaitingForDrain | Outcome::Deleting(_) => Action::requeue(ROLLOUT_POLL * 2),
-        Outcome::AlreadyExists { .. } | Outcome::Immutable { .. } => Action::requeue(crate::runtime::backoff::TERMINAL_RETRY),
+        Outcome::AlreadyExists { .. } | Outcome::Immutable { .. } => {
+            Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
+        }
         Outcome::Failed(err) => Action::requeue(ctx.backoff.next_delay(&key, err.class)),
     })
 }
@@ -189,15 +244,25 @@ async fn resolve_task_definition(svc: &ECSService, ctx: &Context) -> Result<Opti
         return Ok(None);
     };
     // Resolved once per reference: status keeps the ARN.
-    if let Some(known) = svc.status.as_ref().and_then(|s| s.task_definition_arn.as_deref()) {
-        if task_definition_key(known) == task_definition_key(reference) {
-            return Ok(Some(known.to_string()));
-        }
+    if let Some(known) = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.task_definition_arn.as_deref())
+        && task_definition_key(known) == task_definition_key(reference)
+    {
+        return Ok(Some(known.to_string()));
     }
-    ecs_svc::resolve_task_definition(&ctx.aws.ecs, reference).await.map(Some).map_err(Wait::Aws)
+    ecs_svc::resolve_task_definition(&ctx.aws.ecs, reference)
+        .await
+        .map(Some)
+        .map_err(Wait::Aws)
 }
 
-async fn observe(ctx: &Context, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
+async fn observe(
+    ctx: &Context,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<ObservedService>, AwsError> {
     let key = (cluster.to_string(), name.to_string());
     if let Some(observed) = ctx.observations.take_fresh(&key, OBSERVATION_MAX_AGE) {
         return Ok(Some(observed));
@@ -228,44 +293,98 @@ async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, 
     }
     let observed = observe(ctx, cluster, &name).await?;
     let key = (cluster.to_string(), name.clone());
-    let service_connect_hash = svc.spec.service_connect_configuration.as_ref().map(value_hash);
+    let service_connect_hash = svc
+        .spec
+        .service_connect_configuration
+        .as_ref()
+        .map(value_hash);
 
     match plan::plan(&desired, observed.as_ref(), &status) {
         Plan::Create => {
-            let mut tags: std::collections::BTreeMap<String, String> =
-                svc.spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+            let mut tags: std::collections::BTreeMap<String, String> = svc
+                .spec
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
             tags.extend(ownership_tags(KIND, &namespace, &object_name, &uid));
             // The uid makes CreateService idempotent across retries and crashes; the look-up
             // by name above finds a service created just before a crash.
             let token: String = uid.chars().filter(|c| c.is_ascii()).take(36).collect();
             let created = ecs_svc::create(
                 ecs,
-                &CreateRequest { cluster, name: &name, task_definition: td_arn, spec: &svc.spec, tags: &tags, client_token: &token },
+                &CreateRequest {
+                    cluster,
+                    name: &name,
+                    task_definition: td_arn,
+                    spec: &svc.spec,
+                    tags: &tags,
+                    client_token: &token,
+                },
             )
             .await?;
             info!(arn = %created.arn, "created ECS service");
-            ctx.event(svc, EventType::Normal, "Created", "Create", format!("created ECS service {} running {}", created.arn, task_definition_key(td_arn))).await;
+            ctx.event(
+                svc,
+                EventType::Normal,
+                "Created",
+                "Create",
+                format!(
+                    "created ECS service {} running {}",
+                    created.arn,
+                    task_definition_key(td_arn)
+                ),
+            )
+            .await;
             ctx.observations.invalidate(&key);
             Ok(Applied {
-                outcome: Outcome::Synced { observed: created, rollout_failed: false },
+                outcome: Outcome::Synced {
+                    observed: created,
+                    rollout_failed: false,
+                },
                 redeploy_token: Some(svc.spec.redeploy_token.clone()),
                 service_connect_hash: Some(service_connect_hash),
             })
         }
         Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
         Plan::AlreadyExists { owner } => {
-            if status.conditions.iter().all(|c| c.reason != "AlreadyExists") {
-                ctx.event(svc, EventType::Warning, "AlreadyExists", "Create", format!("ECS service {name} in {cluster} belongs to {owner}")).await;
+            if status
+                .conditions
+                .iter()
+                .all(|c| c.reason != "AlreadyExists")
+            {
+                ctx.event(
+                    svc,
+                    EventType::Warning,
+                    "AlreadyExists",
+                    "Create",
+                    format!("ECS service {name} in {cluster} belongs to {owner}"),
+                )
+                .await;
             }
             Ok(Outcome::AlreadyExists { owner }.into())
         }
         Plan::Immutable { message, .. } => {
             if status.conditions.iter().all(|c| c.message != message) {
-                ctx.event(svc, EventType::Warning, "ImmutableFieldChanged", "Update", message.clone()).await;
+                ctx.event(
+                    svc,
+                    EventType::Warning,
+                    "ImmutableFieldChanged",
+                    "Update",
+                    message.clone(),
+                )
+                .await;
             }
             Ok(Outcome::Immutable { message }.into())
         }
-        Plan::Sync { adopt, update, changed, tags_to_set, tags_to_remove, rollout_failed } => {
+        Plan::Sync {
+            adopt,
+            update,
+            changed,
+            tags_to_set,
+            tags_to_remove,
+            rollout_failed,
+        } => {
             let Some(mut observed) = observed else {
                 return Ok(Outcome::Failed(AwsError {
                     operation: "DescribeServices",
@@ -278,23 +397,46 @@ async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, 
             if !tags_to_set.is_empty() || !tags_to_remove.is_empty() {
                 ecs_svc::sync_tags(ecs, &observed.arn, &tags_to_set, &tags_to_remove).await?;
                 if adopt {
-                    ctx.event(svc, EventType::Normal, "Adopted", "Adopt", format!("adopted ECS service {}", observed.arn)).await;
+                    ctx.event(
+                        svc,
+                        EventType::Normal,
+                        "Adopted",
+                        "Adopt",
+                        format!("adopted ECS service {}", observed.arn),
+                    )
+                    .await;
                 }
             }
             let mut applied_token = None;
             let mut applied_connect = None;
             if let Some(update) = update {
-                let drift = svc.status.as_ref().and_then(|s| s.observed_generation) == svc.metadata.generation && !adopt;
+                let drift = svc.status.as_ref().and_then(|s| s.observed_generation)
+                    == svc.metadata.generation
+                    && !adopt;
                 observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
                 ctx.observations.invalidate(&key);
                 let what = changed.join(", ");
                 info!(changed = %what, drift, "updated ECS service");
                 let (reason, note) = if drift {
-                    ("DriftRepaired", format!("ECS service differed from the spec in {what}; updated it back"))
+                    (
+                        "DriftRepaired",
+                        format!("ECS service differed from the spec in {what}; updated it back"),
+                    )
                 } else {
                     ("Updated", format!("updated {what}"))
                 };
-                ctx.event(svc, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note).await;
+                ctx.event(
+                    svc,
+                    if drift {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason,
+                    "Update",
+                    note,
+                )
+                .await;
                 if update.force_new_deployment {
                     applied_token = Some(svc.spec.redeploy_token.clone());
                 }
@@ -303,7 +445,10 @@ async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, 
                 }
             }
             Ok(Applied {
-                outcome: Outcome::Synced { observed, rollout_failed },
+                outcome: Outcome::Synced {
+                    observed,
+                    rollout_failed,
+                },
                 redeploy_token: applied_token,
                 service_connect_hash: applied_connect,
             })
@@ -312,18 +457,52 @@ async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, 
 }
 
 /// Events for rollout transitions, judged from the Ready condition before and after.
-async fn publish_transition_events(svc: &ECSService, ctx: &Context, new_status: &crate::api::ecs_service::ECSServiceStatus) {
-    let before = svc.status.as_ref().and_then(|s| find_condition(&s.conditions, "Ready").cloned());
+async fn publish_transition_events(
+    svc: &ECSService,
+    ctx: &Context,
+    new_status: &crate::api::ecs_service::ECSServiceStatus,
+) {
+    let before = svc
+        .status
+        .as_ref()
+        .and_then(|s| find_condition(&s.conditions, "Ready").cloned());
     let after = find_condition(&new_status.conditions, "Ready");
-    let (Some(after), before_reason) = (after, before.as_ref().map(|c| c.reason.clone())) else { return };
+    let (Some(after), before_reason) = (after, before.as_ref().map(|c| c.reason.clone())) else {
+        return;
+    };
     if before_reason.as_deref() == Some(after.reason.as_str()) {
         return;
     }
     match after.reason.as_str() {
-        "RolloutComplete" => ctx.event(svc, EventType::Normal, "RolloutComplete", "Rollout", after.message.clone()).await,
-        "RolloutFailed" => ctx.event(svc, EventType::Warning, "RolloutFailed", "Rollout", after.message.clone()).await,
+        "RolloutComplete" => {
+            ctx.event(
+                svc,
+                EventType::Normal,
+                "RolloutComplete",
+                "Rollout",
+                after.message.clone(),
+            )
+            .await
+        }
+        "RolloutFailed" => {
+            ctx.event(
+                svc,
+                EventType::Warning,
+                "RolloutFailed",
+                "Rollout",
+                after.message.clone(),
+            )
+            .await
+        }
         "InvalidSpec" | "AWSError" | "Throttled" => {
-            ctx.event(svc, EventType::Warning, &after.reason, "Reconcile", after.message.clone()).await
+            ctx.event(
+                svc,
+                EventType::Warning,
+                &after.reason,
+                "Reconcile",
+                after.message.clone(),
+            )
+            .await
         }
         _ => {}
     }
@@ -332,32 +511,55 @@ async fn publish_transition_events(svc: &ECSService, ctx: &Context, new_status: 
 async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result<Action, Error> {
     let policy = deletion_policy(svc, ctx);
     if policy == DeletionPolicy::Retain {
-        ctx.event(svc, EventType::Normal, "Retained", "Delete", "deletionPolicy Retain: the ECS service is left running".into()).await;
+        ctx.event(
+            svc,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "deletionPolicy Retain: the ECS service is left running".into(),
+        )
+        .await;
         return Ok(Action::await_change());
     }
     let name = svc.service_name();
     let cluster = svc.spec.cluster.as_str();
-    let observed = match ecs_svc::describe(&ctx.aws.ecs, cluster, std::slice::from_ref(&name)).await {
+    let observed = match ecs_svc::describe(&ctx.aws.ecs, cluster, std::slice::from_ref(&name)).await
+    {
         Ok(described) => described.found.get(&name).cloned(),
         // No cluster, no service: nothing to delete.
         Err(err) if err.code == "ClusterNotFoundException" => None,
         Err(err) => return Err(err.into()),
     };
-    let Some(observed) = observed else { return Ok(Action::await_change()) };
+    let Some(observed) = observed else {
+        return Ok(Action::await_change());
+    };
     if ownership_of(&observed.tags, &svc.uid().unwrap_or_default()) != Ownership::Ours {
         // Never delete what we do not own.
         return Ok(Action::await_change());
     }
     let message = match observed.status.as_str() {
         "INACTIVE" => {
-            ctx.event(svc, EventType::Normal, "Deleted", "Delete", format!("deleted ECS service {}", observed.arn)).await;
+            ctx.event(
+                svc,
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                format!("deleted ECS service {}", observed.arn),
+            )
+            .await;
             return Ok(Action::await_change());
         }
-        "DRAINING" => format!("ECS service {} is DRAINING; waiting for INACTIVE", observed.arn),
+        "DRAINING" => format!(
+            "ECS service {} is DRAINING; waiting for INACTIVE",
+            observed.arn
+        ),
         _ => {
             ecs_svc::delete(&ctx.aws.ecs, cluster, &name).await?;
             info!(arn = %observed.arn, "deleting ECS service");
-            format!("deleting ECS service {}: waiting for its tasks to drain", observed.arn)
+            format!(
+                "deleting ECS service {}: waiting for its tasks to drain",
+                observed.arn
+            )
         }
     };
     let input = Input {

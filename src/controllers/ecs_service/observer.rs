@@ -55,7 +55,10 @@ pub fn group_by_cluster(services: &[Arc<ECSService>]) -> BTreeMap<String, Vec<Ar
     for svc in services {
         let created = svc.status.as_ref().is_some_and(|s| s.service_arn.is_some());
         if created && svc.metadata.deletion_timestamp.is_none() {
-            groups.entry(svc.spec.cluster.clone()).or_default().push(Arc::clone(svc));
+            groups
+                .entry(svc.spec.cluster.clone())
+                .or_default()
+                .push(Arc::clone(svc));
         }
     }
     groups
@@ -63,14 +66,22 @@ pub fn group_by_cluster(services: &[Arc<ECSService>]) -> BTreeMap<String, Vec<Ar
 
 /// Runs until `stopped`: every resync interval, observes all managed services in batches and
 /// sends the ones that need a reconcile to `trigger`.
-pub async fn run(ctx: Arc<Context>, trigger: UnboundedSender<ObjectRef<ECSService>>, mut stopped: watch::Receiver<bool>) {
+pub async fn run(
+    ctx: Arc<Context>,
+    trigger: UnboundedSender<ObjectRef<ECSService>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let interval = ctx.config.resync_interval;
     loop {
         let started = Instant::now();
         let groups = group_by_cluster(&ctx.services.state());
         let batches: usize = groups.values().map(|g| g.len().div_ceil(10)).sum();
         // Spread the batches over the first half of the interval rather than bursting.
-        let pause = if batches > 1 { (interval / 2) / u32::try_from(batches).unwrap_or(u32::MAX) } else { Duration::ZERO };
+        let pause = if batches > 1 {
+            (interval / 2) / u32::try_from(batches).unwrap_or(u32::MAX)
+        } else {
+            Duration::ZERO
+        };
         for (cluster, services) in groups {
             for chunk in services.chunks(10) {
                 if *stopped.borrow() {
@@ -93,7 +104,12 @@ pub async fn run(ctx: Arc<Context>, trigger: UnboundedSender<ObjectRef<ECSServic
     }
 }
 
-async fn observe_batch(ctx: &Context, cluster: &str, services: &[Arc<ECSService>], trigger: &UnboundedSender<ObjectRef<ECSService>>) {
+async fn observe_batch(
+    ctx: &Context,
+    cluster: &str,
+    services: &[Arc<ECSService>],
+    trigger: &UnboundedSender<ObjectRef<ECSService>>,
+) {
     let names: Vec<String> = services.iter().map(|s| s.service_name()).collect();
     let described = match ecs_svc::describe(&ctx.aws.ecs, cluster, &names).await {
         Ok(described) => described,
@@ -110,9 +126,14 @@ async fn observe_batch(ctx: &Context, cluster: &str, services: &[Arc<ECSService>
         let name = svc.service_name();
         let observed = described.found.get(&name);
         if super::needs_reconcile(svc, observed) {
-            debug!(namespace = svc.namespace().unwrap_or_default(), name = svc.name_any(), "observation calls for a reconcile");
+            debug!(
+                namespace = svc.namespace().unwrap_or_default(),
+                name = svc.name_any(),
+                "observation calls for a reconcile"
+            );
             if let Some(observed) = observed {
-                ctx.observations.put((cluster.to_string(), name), observed.clone());
+                ctx.observations
+                    .put((cluster.to_string(), name), observed.clone());
             }
             let _ = trigger.unbounded_send(ObjectRef::from(svc.as_ref()));
         }

@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::api::common::{Ownership, ownership_of, ownership_tags};
 use crate::api::ecs_service::{
-    CapacityProviderStrategyItem, DeploymentConfiguration, DeploymentControllerType, ECSServiceSpec,
-    ECSServiceStatus, EnabledDisabled, NetworkConfiguration, PropagateTags, SchedulingStrategy,
+    CapacityProviderStrategyItem, DeploymentConfiguration, DeploymentControllerType,
+    ECSServiceSpec, ECSServiceStatus, EnabledDisabled, NetworkConfiguration, PropagateTags,
+    SchedulingStrategy,
 };
 use crate::aws::ecs_service::{ObservedService, ServiceUpdate};
 use crate::controllers::task_definition::plan::tag_changes;
@@ -29,6 +30,8 @@ pub struct Desired<'a> {
     pub uid: &'a str,
 }
 
+// Plans are short-lived values passed once from the pure plan to the IO code.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// No service of that name (or only an INACTIVE one): create it.
@@ -38,7 +41,10 @@ pub enum Plan {
     /// Someone else's service has the name.
     AlreadyExists { owner: String },
     /// A field ECS cannot change in place differs.
-    Immutable { field: &'static str, message: String },
+    Immutable {
+        field: &'static str,
+        message: String,
+    },
     /// Our service (or one being adopted): apply `update` (if any field changed), and tags.
     Sync {
         adopt: bool,
@@ -102,7 +108,11 @@ pub fn immutable_from_status(desired: &Desired<'_>, status: &ECSServiceStatus) -
 }
 
 /// Decides what to do about the service.
-pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &ECSServiceStatus) -> Plan {
+pub fn plan(
+    desired: &Desired<'_>,
+    observed: Option<&ObservedService>,
+    status: &ECSServiceStatus,
+) -> Plan {
     if let Some(immutable) = immutable_from_status(desired, status) {
         return immutable;
     }
@@ -115,8 +125,16 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &
     let adopt = match ownership_of(&observed.tags, desired.uid) {
         Ownership::Ours => false,
         _ if desired.spec.adopt_existing => true,
-        Ownership::OtherObject(owner) => return Plan::AlreadyExists { owner: format!("the ECSService {owner}") },
-        Ownership::Foreign => return Plan::AlreadyExists { owner: "a creator outside ecs-operator".into() },
+        Ownership::OtherObject(owner) => {
+            return Plan::AlreadyExists {
+                owner: format!("the ECSService {owner}"),
+            };
+        }
+        Ownership::Foreign => {
+            return Plan::AlreadyExists {
+                owner: "a creator outside ecs-operator".into(),
+            };
+        }
     };
     if let Some(immutable) = immutable_fields(desired.spec, observed) {
         return immutable;
@@ -127,33 +145,41 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &
     let mut changed = Vec::new();
 
     let rollout_failed = rollout_failed(desired, observed, status);
-    if !rollout_failed && task_definition_key(&observed.task_definition) != task_definition_key(desired.task_definition_arn) {
+    if !rollout_failed
+        && task_definition_key(&observed.task_definition)
+            != task_definition_key(desired.task_definition_arn)
+    {
         update.task_definition = Some(desired.task_definition_arn.to_string());
         changed.push("taskDefinition");
     }
-    if let Some(count) = spec.desired_count {
-        if count != observed.desired_count {
-            update.desired_count = Some(count);
-            changed.push("desiredCount");
-        }
+    if let Some(count) = spec.desired_count
+        && count != observed.desired_count
+    {
+        update.desired_count = Some(count);
+        changed.push("desiredCount");
     }
     if !spec.capacity_provider_strategy.is_empty()
-        && normalized_strategy(&spec.capacity_provider_strategy) != normalized_strategy(&observed.capacity_provider_strategy)
+        && normalized_strategy(&spec.capacity_provider_strategy)
+            != normalized_strategy(&observed.capacity_provider_strategy)
     {
         update.capacity_provider_strategy = Some(spec.capacity_provider_strategy.clone());
         changed.push("capacityProviderStrategy");
     }
-    if let Some(version) = &spec.platform_version {
-        if observed.platform_version.as_ref() != Some(version) {
-            update.platform_version = Some(version.clone());
-            changed.push("platformVersion");
-        }
+    if let Some(version) = &spec.platform_version
+        && observed.platform_version.as_ref() != Some(version)
+    {
+        update.platform_version = Some(version.clone());
+        changed.push("platformVersion");
     }
-    if let Some(network) = &spec.network_configuration {
-        if Some(normalized_network(network)) != observed.network_configuration.as_ref().map(normalized_network) {
-            update.network_configuration = Some(network.clone());
-            changed.push("networkConfiguration");
-        }
+    if let Some(network) = &spec.network_configuration
+        && Some(normalized_network(network))
+            != observed
+                .network_configuration
+                .as_ref()
+                .map(normalized_network)
+    {
+        update.network_configuration = Some(network.clone());
+        changed.push("networkConfiguration");
     }
     if !spec.load_balancers.is_empty() {
         let mut want = spec.load_balancers.clone();
@@ -165,11 +191,11 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &
             changed.push("loadBalancers");
         }
     }
-    if let Some(config) = &spec.deployment_configuration {
-        if !deployment_configuration_matches(config, observed.deployment_configuration.as_ref()) {
-            update.deployment_configuration = Some(config.clone());
-            changed.push("deploymentConfiguration");
-        }
+    if let Some(config) = &spec.deployment_configuration
+        && !deployment_configuration_matches(config, observed.deployment_configuration.as_ref())
+    {
+        update.deployment_configuration = Some(config.clone());
+        changed.push("deploymentConfiguration");
     }
     if !spec.placement_constraints.is_empty() {
         let mut want = spec.placement_constraints.clone();
@@ -182,59 +208,73 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &
         }
     }
     // Placement strategy order is meaningful (applied in order): compared as a list.
-    if !spec.placement_strategy.is_empty() && spec.placement_strategy != observed.placement_strategy {
+    if !spec.placement_strategy.is_empty() && spec.placement_strategy != observed.placement_strategy
+    {
         update.placement_strategy = Some(spec.placement_strategy.clone());
         changed.push("placementStrategy");
     }
-    if let Some(grace) = spec.health_check_grace_period_seconds {
-        if observed.health_check_grace_period_seconds.unwrap_or(0) != grace {
-            update.health_check_grace_period_seconds = Some(grace);
-            changed.push("healthCheckGracePeriodSeconds");
-        }
+    if let Some(grace) = spec.health_check_grace_period_seconds
+        && observed.health_check_grace_period_seconds.unwrap_or(0) != grace
+    {
+        update.health_check_grace_period_seconds = Some(grace);
+        changed.push("healthCheckGracePeriodSeconds");
     }
-    if let Some(exec) = spec.enable_execute_command {
-        if exec != observed.enable_execute_command {
-            update.enable_execute_command = Some(exec);
-            changed.push("enableExecuteCommand");
-        }
+    if let Some(exec) = spec.enable_execute_command
+        && exec != observed.enable_execute_command
+    {
+        update.enable_execute_command = Some(exec);
+        changed.push("enableExecuteCommand");
     }
-    if let Some(managed) = spec.enable_ecs_managed_tags {
-        if managed != observed.enable_ecs_managed_tags {
-            update.enable_ecs_managed_tags = Some(managed);
-            changed.push("enableECSManagedTags");
-        }
+    if let Some(managed) = spec.enable_ecs_managed_tags
+        && managed != observed.enable_ecs_managed_tags
+    {
+        update.enable_ecs_managed_tags = Some(managed);
+        changed.push("enableECSManagedTags");
     }
-    if let Some(propagate) = spec.propagate_tags {
-        if observed.propagate_tags.unwrap_or(PropagateTags::NONE) != propagate {
-            update.propagate_tags = Some(propagate);
-            changed.push("propagateTags");
-        }
+    if let Some(propagate) = spec.propagate_tags
+        && observed.propagate_tags.unwrap_or(PropagateTags::NONE) != propagate
+    {
+        update.propagate_tags = Some(propagate);
+        changed.push("propagateTags");
     }
     if let Some(rebalancing) = spec.availability_zone_rebalancing {
         // ECS reports the effective value; older services omit it (DISABLED).
-        if observed.availability_zone_rebalancing.unwrap_or(EnabledDisabled::DISABLED) != rebalancing {
+        if observed
+            .availability_zone_rebalancing
+            .unwrap_or(EnabledDisabled::DISABLED)
+            != rebalancing
+        {
             update.availability_zone_rebalancing = Some(rebalancing);
             changed.push("availabilityZoneRebalancing");
         }
     }
-    if let Some(connect) = &spec.service_connect_configuration {
-        if status.applied_service_connect_hash.as_deref() != Some(value_hash(connect).as_str()) {
-            update.service_connect_configuration = Some(connect.clone());
-            changed.push("serviceConnectConfiguration");
-        }
+    if let Some(connect) = &spec.service_connect_configuration
+        && status.applied_service_connect_hash.as_deref() != Some(value_hash(connect).as_str())
+    {
+        update.service_connect_configuration = Some(connect.clone());
+        changed.push("serviceConnectConfiguration");
     }
-    if let Some(token) = &spec.redeploy_token {
-        if status.applied_redeploy_token.as_ref() != Some(token) {
-            update.force_new_deployment = true;
-            changed.push("redeployToken");
-        }
+    if let Some(token) = &spec.redeploy_token
+        && status.applied_redeploy_token.as_ref() != Some(token)
+    {
+        update.force_new_deployment = true;
+        changed.push("redeployToken");
     }
 
-    let mut desired_tags: BTreeMap<String, String> = spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+    let mut desired_tags: BTreeMap<String, String> = spec
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
     if adopt {
         // Adoption puts our ownership tags on the service; from then on spec.tags is
         // authoritative for the user tags.
-        desired_tags.extend(ownership_tags("ECSService", desired.namespace, desired.object_name, desired.uid));
+        desired_tags.extend(ownership_tags(
+            "ECSService",
+            desired.namespace,
+            desired.object_name,
+            desired.uid,
+        ));
     }
     let (tags_to_set, tags_to_remove) = tag_changes(&observed.tags, &desired_tags);
     Plan::Sync {
@@ -249,30 +289,44 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedService>, status: &
 
 /// Whether the desired task definition already failed to roll out (circuit breaker), so
 /// applying it again would only fail again.
-fn rollout_failed(desired: &Desired<'_>, observed: &ObservedService, status: &ECSServiceStatus) -> bool {
+fn rollout_failed(
+    desired: &Desired<'_>,
+    observed: &ObservedService,
+    status: &ECSServiceStatus,
+) -> bool {
     let want = task_definition_key(desired.task_definition_arn);
     let failed_now = observed.deployments.iter().any(|d| {
-        d.rollout_state.as_deref() == Some("FAILED") && d.task_definition.as_deref().map(task_definition_key) == Some(want)
+        d.rollout_state.as_deref() == Some("FAILED")
+            && d.task_definition.as_deref().map(task_definition_key) == Some(want)
     });
-    let failed_before = status.failed_task_definition.as_deref().map(task_definition_key) == Some(want)
+    let failed_before = status
+        .failed_task_definition
+        .as_deref()
+        .map(task_definition_key)
+        == Some(want)
         && status.applied_redeploy_token == desired.spec.redeploy_token;
     failed_now || failed_before
 }
 
 fn immutable_fields(spec: &ECSServiceSpec, observed: &ObservedService) -> Option<Plan> {
-    if let Some(launch_type) = spec.launch_type {
-        if observed.launch_type != Some(launch_type) {
-            return Some(Plan::Immutable {
-                field: "launchType",
-                message: format!(
-                    "spec.launchType is {launch_type:?} but the service runs with {}: ECS cannot switch a service to a launch type in place. Create a new ECSService (another serviceName) and delete this one, or use capacityProviderStrategy",
-                    observed.launch_type.map(|l| format!("launch type {l:?}")).unwrap_or_else(|| "a capacity provider strategy".into())
-                ),
-            });
-        }
+    if let Some(launch_type) = spec.launch_type
+        && observed.launch_type != Some(launch_type)
+    {
+        return Some(Plan::Immutable {
+            field: "launchType",
+            message: format!(
+                "spec.launchType is {launch_type:?} but the service runs with {}: ECS cannot switch a service to a launch type in place. Create a new ECSService (another serviceName) and delete this one, or use capacityProviderStrategy",
+                observed
+                    .launch_type
+                    .map(|l| format!("launch type {l:?}"))
+                    .unwrap_or_else(|| "a capacity provider strategy".into())
+            ),
+        });
     }
     if let Some(controller) = spec.deployment_controller {
-        let current = observed.deployment_controller.unwrap_or(DeploymentControllerType::ECS);
+        let current = observed
+            .deployment_controller
+            .unwrap_or(DeploymentControllerType::ECS);
         if current != controller {
             return Some(Plan::Immutable {
                 field: "deploymentController",
@@ -283,7 +337,9 @@ fn immutable_fields(spec: &ECSServiceSpec, observed: &ObservedService) -> Option
         }
     }
     if let Some(strategy) = spec.scheduling_strategy {
-        let current = observed.scheduling_strategy.unwrap_or(SchedulingStrategy::REPLICA);
+        let current = observed
+            .scheduling_strategy
+            .unwrap_or(SchedulingStrategy::REPLICA);
         if current != strategy {
             return Some(Plan::Immutable {
                 field: "schedulingStrategy",
@@ -296,7 +352,9 @@ fn immutable_fields(spec: &ECSServiceSpec, observed: &ObservedService) -> Option
     None
 }
 
-fn normalized_strategy(items: &[CapacityProviderStrategyItem]) -> Vec<CapacityProviderStrategyItem> {
+fn normalized_strategy(
+    items: &[CapacityProviderStrategyItem],
+) -> Vec<CapacityProviderStrategyItem> {
     let mut items: Vec<_> = items
         .iter()
         .map(|i| CapacityProviderStrategyItem {
@@ -316,15 +374,22 @@ fn normalized_network(n: &NetworkConfiguration) -> NetworkConfiguration {
     vpc.subnets.dedup();
     vpc.security_groups.sort();
     vpc.security_groups.dedup();
-    vpc.assign_public_ip.get_or_insert(EnabledDisabled::DISABLED);
+    vpc.assign_public_ip
+        .get_or_insert(EnabledDisabled::DISABLED);
     n
 }
 
 /// Compares only the parts of the deployment configuration the spec sets.
-fn deployment_configuration_matches(want: &DeploymentConfiguration, have: Option<&DeploymentConfiguration>) -> bool {
+fn deployment_configuration_matches(
+    want: &DeploymentConfiguration,
+    have: Option<&DeploymentConfiguration>,
+) -> bool {
     let have = have.cloned().unwrap_or_default();
     let same = |w: Option<i32>, h: Option<i32>| w.is_none() || w == h;
-    let breaker_same = match (&want.deployment_circuit_breaker, &have.deployment_circuit_breaker) {
+    let breaker_same = match (
+        &want.deployment_circuit_breaker,
+        &have.deployment_circuit_breaker,
+    ) {
         (None, _) => true,
         (Some(w), Some(h)) => w == h,
         (Some(w), None) => !w.enable && !w.rollback,
@@ -349,7 +414,10 @@ fn deployment_configuration_matches(want: &DeploymentConfiguration, have: Option
 mod tests {
     use super::*;
     use crate::api::common::Tag;
-    use crate::api::ecs_service::{AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentStatus, LaunchType, SecurityGroupId, SubnetId};
+    use crate::api::ecs_service::{
+        AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentStatus, LaunchType,
+        SecurityGroupId, SubnetId,
+    };
 
     const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
     const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
@@ -362,12 +430,18 @@ mod tests {
             launch_type: Some(LaunchType::FARGATE),
             network_configuration: Some(NetworkConfiguration {
                 awsvpc_configuration: AwsVpcConfiguration {
-                    subnets: vec![SubnetId("subnet-bbbbbbbb".into()), SubnetId("subnet-aaaaaaaa".into())],
+                    subnets: vec![
+                        SubnetId("subnet-bbbbbbbb".into()),
+                        SubnetId("subnet-aaaaaaaa".into()),
+                    ],
                     security_groups: vec![SecurityGroupId("sg-11111111".into())],
                     assign_public_ip: None,
                 },
             }),
-            tags: vec![Tag { key: "team".into(), value: "web".into() }],
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "web".into(),
+            }],
             ..Default::default()
         }
     }
@@ -386,7 +460,10 @@ mod tests {
             launch_type: Some(LaunchType::FARGATE),
             network_configuration: Some(NetworkConfiguration {
                 awsvpc_configuration: AwsVpcConfiguration {
-                    subnets: vec![SubnetId("subnet-aaaaaaaa".into()), SubnetId("subnet-bbbbbbbb".into())],
+                    subnets: vec![
+                        SubnetId("subnet-aaaaaaaa".into()),
+                        SubnetId("subnet-bbbbbbbb".into()),
+                    ],
                     security_groups: vec![SecurityGroupId("sg-11111111".into())],
                     assign_public_ip: Some(EnabledDisabled::DISABLED),
                 },
@@ -395,7 +472,10 @@ mod tests {
             deployment_configuration: Some(DeploymentConfiguration {
                 minimum_healthy_percent: Some(100),
                 maximum_percent: Some(200),
-                deployment_circuit_breaker: Some(DeploymentCircuitBreaker { enable: false, rollback: false }),
+                deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                    enable: false,
+                    rollback: false,
+                }),
                 alarms: None,
             }),
             deployment_controller: None,
@@ -405,12 +485,22 @@ mod tests {
     }
 
     fn desired<'a>(spec: &'a ECSServiceSpec, td: &'a str) -> Desired<'a> {
-        Desired { spec, cluster: "prod", name: "web", task_definition_arn: td, namespace: "ns", object_name: "web", uid: "uid-1" }
+        Desired {
+            spec,
+            cluster: "prod",
+            name: "web",
+            task_definition_arn: td,
+            namespace: "ns",
+            object_name: "web",
+            uid: "uid-1",
+        }
     }
 
     fn sync_update(plan: Plan) -> (Option<ServiceUpdate>, Vec<&'static str>) {
         match plan {
-            Plan::Sync { update, changed, .. } => (update, changed),
+            Plan::Sync {
+                update, changed, ..
+            } => (update, changed),
             other => panic!("expected Sync, got {other:?}"),
         }
     }
@@ -418,10 +508,21 @@ mod tests {
     #[test]
     fn converged_service_needs_no_write() {
         let spec = spec();
-        let plan = plan(&desired(&spec, TD1), Some(&observed()), &ECSServiceStatus::default());
+        let plan = plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        );
         assert_eq!(
             plan,
-            Plan::Sync { adopt: false, update: None, changed: vec![], tags_to_set: BTreeMap::new(), tags_to_remove: vec![], rollout_failed: false }
+            Plan::Sync {
+                adopt: false,
+                update: None,
+                changed: vec![],
+                tags_to_set: BTreeMap::new(),
+                tags_to_remove: vec![],
+                rollout_failed: false
+            }
         );
     }
 
@@ -435,7 +536,11 @@ mod tests {
     fn only_changed_fields_are_sent() {
         let mut spec = spec();
         spec.desired_count = Some(3);
-        let (update, changed) = sync_update(plan(&desired(&spec, TD2), Some(&observed()), &ECSServiceStatus::default()));
+        let (update, changed) = sync_update(plan(
+            &desired(&spec, TD2),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ));
         let update = update.expect("an update");
         assert_eq!(changed, vec!["taskDefinition", "desiredCount"]);
         assert_eq!(update.task_definition.as_deref(), Some(TD2));
@@ -449,22 +554,44 @@ mod tests {
         let spec_with = spec();
         let mut drifted = observed();
         drifted.desired_count = 7;
-        let (update, _) = sync_update(plan(&desired(&spec_with, TD1), Some(&drifted), &ECSServiceStatus::default()));
+        let (update, _) = sync_update(plan(
+            &desired(&spec_with, TD1),
+            Some(&drifted),
+            &ECSServiceStatus::default(),
+        ));
         assert_eq!(update.and_then(|u| u.desired_count), Some(2));
         let mut spec_without = spec();
         spec_without.desired_count = None;
-        let (update, _) = sync_update(plan(&desired(&spec_without, TD1), Some(&drifted), &ECSServiceStatus::default()));
+        let (update, _) = sync_update(plan(
+            &desired(&spec_without, TD1),
+            Some(&drifted),
+            &ECSServiceStatus::default(),
+        ));
         assert!(update.is_none());
     }
 
     #[test]
     fn partial_deployment_configuration_compares_only_what_is_set() {
         let mut spec = spec();
-        spec.deployment_configuration = Some(DeploymentConfiguration { maximum_percent: Some(200), ..Default::default() });
-        let (update, _) = sync_update(plan(&desired(&spec, TD1), Some(&observed()), &ECSServiceStatus::default()));
+        spec.deployment_configuration = Some(DeploymentConfiguration {
+            maximum_percent: Some(200),
+            ..Default::default()
+        });
+        let (update, _) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ));
         assert!(update.is_none());
-        spec.deployment_configuration = Some(DeploymentConfiguration { maximum_percent: Some(150), ..Default::default() });
-        let (_, changed) = sync_update(plan(&desired(&spec, TD1), Some(&observed()), &ECSServiceStatus::default()));
+        spec.deployment_configuration = Some(DeploymentConfiguration {
+            maximum_percent: Some(150),
+            ..Default::default()
+        });
+        let (_, changed) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ));
         assert_eq!(changed, vec!["deploymentConfiguration"]);
     }
 
@@ -473,13 +600,29 @@ mod tests {
         let spec_plain = spec();
         let mut foreign = observed();
         foreign.tags.clear();
-        assert!(matches!(plan(&desired(&spec_plain, TD1), Some(&foreign), &ECSServiceStatus::default()), Plan::AlreadyExists { .. }));
+        assert!(matches!(
+            plan(
+                &desired(&spec_plain, TD1),
+                Some(&foreign),
+                &ECSServiceStatus::default()
+            ),
+            Plan::AlreadyExists { .. }
+        ));
         let mut spec_adopt = spec();
         spec_adopt.adopt_existing = true;
-        match plan(&desired(&spec_adopt, TD1), Some(&foreign), &ECSServiceStatus::default()) {
-            Plan::Sync { adopt, tags_to_set, .. } => {
+        match plan(
+            &desired(&spec_adopt, TD1),
+            Some(&foreign),
+            &ECSServiceStatus::default(),
+        ) {
+            Plan::Sync {
+                adopt, tags_to_set, ..
+            } => {
                 assert!(adopt);
-                assert_eq!(tags_to_set.get("ecs-operator.dev/uid").map(String::as_str), Some("uid-1"));
+                assert_eq!(
+                    tags_to_set.get("ecs-operator.dev/uid").map(String::as_str),
+                    Some("uid-1")
+                );
                 assert_eq!(tags_to_set.get("team").map(String::as_str), Some("web"));
             }
             other => panic!("{other:?}"),
@@ -489,20 +632,41 @@ mod tests {
     #[test]
     fn lifecycle_states() {
         let spec = spec();
-        assert_eq!(plan(&desired(&spec, TD1), None, &ECSServiceStatus::default()), Plan::Create);
+        assert_eq!(
+            plan(&desired(&spec, TD1), None, &ECSServiceStatus::default()),
+            Plan::Create
+        );
         let mut inactive = observed();
         inactive.status = "INACTIVE".into();
-        assert_eq!(plan(&desired(&spec, TD1), Some(&inactive), &ECSServiceStatus::default()), Plan::Create);
+        assert_eq!(
+            plan(
+                &desired(&spec, TD1),
+                Some(&inactive),
+                &ECSServiceStatus::default()
+            ),
+            Plan::Create
+        );
         let mut draining = observed();
         draining.status = "DRAINING".into();
-        assert_eq!(plan(&desired(&spec, TD1), Some(&draining), &ECSServiceStatus::default()), Plan::WaitForDrain);
+        assert_eq!(
+            plan(
+                &desired(&spec, TD1),
+                Some(&draining),
+                &ECSServiceStatus::default()
+            ),
+            Plan::WaitForDrain
+        );
     }
 
     #[test]
     fn immutable_fields_stall_with_a_way_out() {
         let mut spec = spec();
         spec.launch_type = Some(LaunchType::EC2);
-        match plan(&desired(&spec, TD1), Some(&observed()), &ECSServiceStatus::default()) {
+        match plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ) {
             Plan::Immutable { field, message } => {
                 assert_eq!(field, "launchType");
                 assert!(message.contains("new ECSService"));
@@ -514,7 +678,13 @@ mod tests {
             service_arn: Some("arn:aws:ecs:us-east-1:123456789012:service/staging/web".into()),
             ..Default::default()
         };
-        assert!(matches!(plan(&desired(&spec, TD1), Some(&observed()), &status), Plan::Immutable { field: "cluster", .. }));
+        assert!(matches!(
+            plan(&desired(&spec, TD1), Some(&observed()), &status),
+            Plan::Immutable {
+                field: "cluster",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -528,20 +698,39 @@ mod tests {
             rollout_state: Some("FAILED".into()),
             ..Default::default()
         }];
-        match plan(&desired(&spec, TD2), Some(&rolled_back), &ECSServiceStatus::default()) {
-            Plan::Sync { update, rollout_failed, .. } => {
+        match plan(
+            &desired(&spec, TD2),
+            Some(&rolled_back),
+            &ECSServiceStatus::default(),
+        ) {
+            Plan::Sync {
+                update,
+                rollout_failed,
+                ..
+            } => {
                 assert!(rollout_failed);
                 assert!(update.is_none());
             }
             other => panic!("{other:?}"),
         }
-        let status = ECSServiceStatus { failed_task_definition: Some(TD2.into()), ..Default::default() };
+        let status = ECSServiceStatus {
+            failed_task_definition: Some(TD2.into()),
+            ..Default::default()
+        };
         let (update, _) = sync_update(plan(&desired(&spec, TD2), Some(&observed()), &status));
-        assert!(update.is_none(), "still failed after the FAILED deployment is gone");
+        assert!(
+            update.is_none(),
+            "still failed after the FAILED deployment is gone"
+        );
         let mut retry = spec.clone();
         retry.redeploy_token = Some("retry-1".into());
-        let (update, changed) = sync_update(plan(&desired(&retry, TD2), Some(&observed()), &status));
-        assert!(update.is_some_and(|u| u.force_new_deployment && u.task_definition.as_deref() == Some(TD2)));
+        let (update, changed) =
+            sync_update(plan(&desired(&retry, TD2), Some(&observed()), &status));
+        assert!(
+            update.is_some_and(
+                |u| u.force_new_deployment && u.task_definition.as_deref() == Some(TD2)
+            )
+        );
         assert!(changed.contains(&"redeployToken"));
     }
 
@@ -549,9 +738,16 @@ mod tests {
     fn redeploy_token_forces_a_deployment_once() {
         let mut spec = spec();
         spec.redeploy_token = Some("2026-01-01".into());
-        let (update, _) = sync_update(plan(&desired(&spec, TD1), Some(&observed()), &ECSServiceStatus::default()));
+        let (update, _) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ));
         assert!(update.is_some_and(|u| u.force_new_deployment));
-        let status = ECSServiceStatus { applied_redeploy_token: Some("2026-01-01".into()), ..Default::default() };
+        let status = ECSServiceStatus {
+            applied_redeploy_token: Some("2026-01-01".into()),
+            ..Default::default()
+        };
         let (update, _) = sync_update(plan(&desired(&spec, TD1), Some(&observed()), &status));
         assert!(update.is_none());
     }

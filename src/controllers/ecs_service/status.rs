@@ -3,7 +3,9 @@
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::task_definition_key;
-use crate::api::common::{DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions};
+use crate::api::common::{
+    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+};
 use crate::api::ecs_service::{DeploymentStatus, ECSServiceStatus};
 use crate::aws::ecs_service::ObservedService;
 use crate::aws::error::{AwsError, ErrorClass};
@@ -13,6 +15,8 @@ pub const EVENTS_IN_STATUS: usize = 5;
 pub const PROGRESSING: &str = "Progressing";
 
 /// How a reconcile ended.
+// Outcomes are short-lived values passed once from the reconcile to the status code.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Outcome {
     /// The service exists and the spec was applied (or nothing needed applying).
@@ -25,8 +29,12 @@ pub enum Outcome {
     WaitingForTaskDefinition(String),
     /// A previous service of the same name is still draining.
     WaitingForDrain,
-    AlreadyExists { owner: String },
-    Immutable { message: String },
+    AlreadyExists {
+        owner: String,
+    },
+    Immutable {
+        message: String,
+    },
     Failed(AwsError),
     /// Deletion waits (the service is draining).
     Deleting(String),
@@ -51,9 +59,12 @@ pub fn primary(observed: &ObservedService) -> Option<&DeploymentStatus> {
 
 /// Whether the service runs the desired task definition at the desired count, rollout done.
 pub fn is_ready(observed: &ObservedService, desired_td: &str) -> bool {
-    let Some(primary) = primary(observed) else { return false };
+    let Some(primary) = primary(observed) else {
+        return false;
+    };
     observed.is_active()
-        && primary.task_definition.as_deref().map(task_definition_key) == Some(task_definition_key(desired_td))
+        && primary.task_definition.as_deref().map(task_definition_key)
+            == Some(task_definition_key(desired_td))
         && matches!(primary.rollout_state.as_deref(), None | Some("COMPLETED"))
         && observed.running_count == observed.desired_count
         && observed.pending_count == 0
@@ -75,7 +86,11 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Some(td) = input.task_definition_arn {
         status.task_definition_arn = Some(td.to_string());
     }
-    if let Outcome::Synced { observed, rollout_failed } = outcome {
+    if let Outcome::Synced {
+        observed,
+        rollout_failed,
+    } = outcome
+    {
         status.service_arn = Some(observed.arn.clone());
         status.cluster_arn = Some(observed.cluster_arn.clone());
         status.service_status = Some(observed.status.clone());
@@ -84,18 +99,30 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
         status.pending_count = Some(observed.pending_count);
         status.rollout_state = primary(observed).and_then(|p| p.rollout_state.clone());
         status.deployments = observed.deployments.clone();
-        status.events = observed.events.iter().take(EVENTS_IN_STATUS).cloned().collect();
+        status.events = observed
+            .events
+            .iter()
+            .take(EVENTS_IN_STATUS)
+            .cloned()
+            .collect();
         let desired = input.task_definition_arn.unwrap_or_default();
         status.failed_task_definition = if *rollout_failed {
             Some(desired.to_string())
         } else if is_ready(observed, desired) {
             None
         } else {
-            previous.failed_task_definition.filter(|f| task_definition_key(f) == task_definition_key(desired))
+            previous
+                .failed_task_definition
+                .filter(|f| task_definition_key(f) == task_definition_key(desired))
         };
     }
     let conditions = desired_conditions(input, outcome);
-    status.conditions = merge_conditions(&previous.conditions, &conditions, input.generation, input.now);
+    status.conditions = merge_conditions(
+        &previous.conditions,
+        &conditions,
+        input.generation,
+        input.now,
+    );
     status
 }
 
@@ -103,14 +130,22 @@ fn failure_reason(observed: &ObservedService, desired_td: &str) -> String {
     observed
         .deployments
         .iter()
-        .find(|d| d.rollout_state.as_deref() == Some("FAILED") && d.task_definition.as_deref().map(task_definition_key) == Some(task_definition_key(desired_td)))
+        .find(|d| {
+            d.rollout_state.as_deref() == Some("FAILED")
+                && d.task_definition.as_deref().map(task_definition_key)
+                    == Some(task_definition_key(desired_td))
+        })
         .and_then(|d| d.rollout_state_reason.clone())
         .unwrap_or_else(|| "the deployment failed and ECS rolled back".into())
 }
 
 fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondition> {
     let not_ready = |reason: &str, message: String, stalled: bool| {
-        let second = if stalled { ct::STALLED } else { ct::RECONCILING };
+        let second = if stalled {
+            ct::STALLED
+        } else {
+            ct::RECONCILING
+        };
         vec![
             DesiredCondition::new(ct::READY, false, reason, message.clone()),
             DesiredCondition::new(second, true, reason, message),
@@ -213,7 +248,7 @@ mod tests {
         }
     }
 
-    fn input(previous: Option<&ECSServiceStatus>, td: &'static str, now: i64) -> Input<'_> {
+    fn input<'a>(previous: Option<&'a ECSServiceStatus>, td: &'static str, now: i64) -> Input<'a> {
         Input {
             previous,
             generation: Some(4),
@@ -226,14 +261,27 @@ mod tests {
     }
 
     fn cond(status: &ECSServiceStatus, type_: &str) -> Option<(String, String)> {
-        status.conditions.iter().find(|c| c.type_ == type_).map(|c| (c.status.clone(), c.reason.clone()))
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status.clone(), c.reason.clone()))
     }
 
     #[test]
     fn completed_rollout_at_desired_count_is_ready() {
         let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
-        let status = compute(&input(None, TD2, 1), &Outcome::Synced { observed, rollout_failed: false });
-        assert_eq!(cond(&status, "Ready"), Some(("True".into(), "RolloutComplete".into())));
+        let status = compute(
+            &input(None, TD2, 1),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Ready"),
+            Some(("True".into(), "RolloutComplete".into()))
+        );
         assert_eq!(status.observed_generation, Some(4));
         assert_eq!(status.rollout_state.as_deref(), Some("COMPLETED"));
         assert!(cond(&status, "Reconciling").is_none());
@@ -241,37 +289,82 @@ mod tests {
 
     #[test]
     fn running_rollout_is_progressing_not_ready() {
-        let observed = service(vec![deployment(TD2, "IN_PROGRESS", "PRIMARY"), deployment(TD1, "COMPLETED", "ACTIVE")], 2);
-        let status = compute(&input(None, TD2, 1), &Outcome::Synced { observed, rollout_failed: false });
-        assert_eq!(cond(&status, "Ready"), Some(("False".into(), "RolloutInProgress".into())));
-        assert_eq!(cond(&status, "Progressing"), Some(("True".into(), "RolloutInProgress".into())));
-        assert_eq!(cond(&status, "Reconciling"), Some(("True".into(), "RolloutInProgress".into())));
+        let observed = service(
+            vec![
+                deployment(TD2, "IN_PROGRESS", "PRIMARY"),
+                deployment(TD1, "COMPLETED", "ACTIVE"),
+            ],
+            2,
+        );
+        let status = compute(
+            &input(None, TD2, 1),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Ready"),
+            Some(("False".into(), "RolloutInProgress".into()))
+        );
+        assert_eq!(
+            cond(&status, "Progressing"),
+            Some(("True".into(), "RolloutInProgress".into()))
+        );
+        assert_eq!(
+            cond(&status, "Reconciling"),
+            Some(("True".into(), "RolloutInProgress".into()))
+        );
         assert_eq!(status.deployments.len(), 2);
     }
 
     #[test]
     fn primary_on_another_task_definition_is_not_ready() {
         let observed = service(vec![deployment(TD1, "COMPLETED", "PRIMARY")], 2);
-        let status = compute(&input(None, TD2, 1), &Outcome::Synced { observed, rollout_failed: false });
+        let status = compute(
+            &input(None, TD2, 1),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+            },
+        );
         assert_eq!(cond(&status, "Ready").map(|c| c.0), Some("False".into()));
     }
 
     #[test]
     fn failed_rollout_stalls_and_is_remembered() {
         let mut failed = deployment(TD2, "FAILED", "ACTIVE");
-        failed.rollout_state_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
+        failed.rollout_state_reason =
+            Some("ECS deployment circuit breaker: tasks failed to start.".into());
         let observed = service(vec![deployment(TD1, "COMPLETED", "PRIMARY"), failed], 2);
-        let status = compute(&input(None, TD2, 1), &Outcome::Synced { observed, rollout_failed: true });
-        assert_eq!(cond(&status, "Stalled"), Some(("True".into(), "RolloutFailed".into())));
+        let status = compute(
+            &input(None, TD2, 1),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: true,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Stalled"),
+            Some(("True".into(), "RolloutFailed".into()))
+        );
         assert_eq!(status.failed_task_definition.as_deref(), Some(TD2));
-        let message = status.conditions.iter().find(|c| c.type_ == "Stalled").map(|c| c.message.clone()).unwrap_or_default();
+        let message = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Stalled")
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
         assert!(message.contains("circuit breaker"), "{message}");
     }
 
     #[test]
     fn steady_state_status_is_identical_on_repeat() {
         let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
-        let outcome = Outcome::Synced { observed, rollout_failed: false };
+        let outcome = Outcome::Synced {
+            observed,
+            rollout_failed: false,
+        };
         let first = compute(&input(None, TD2, 1), &outcome);
         let second = compute(&input(Some(&first), TD2, 99), &outcome);
         assert_eq!(first, second);

@@ -344,12 +344,11 @@ async fn cleanup(
     let mut arns: BTreeSet<String> = status.revisions.iter().map(|r| r.arn.clone()).collect();
     arns.extend(status.task_definition_arn.clone());
     // A revision registered just before a crash is in ECS but not in status: find it by tag.
-    if let Some(newest) = ecs_td::list_active(ecs, &td.family(), 1).await?.first() {
-        if let Some(observed) = ecs_td::describe(ecs, newest).await? {
-            if is_ours(&observed, &td.uid().unwrap_or_default()) {
-                arns.insert(observed.arn);
-            }
-        }
+    if let Some(newest) = ecs_td::list_active(ecs, &td.family(), 1).await?.first()
+        && let Some(observed) = ecs_td::describe(ecs, newest).await?
+        && is_ours(&observed, &td.uid().unwrap_or_default())
+    {
+        arns.insert(observed.arn);
     }
     let arns: Vec<String> = arns.into_iter().collect();
     for arn in &arns {

@@ -110,7 +110,7 @@ pub fn record_revision(
             .unwrap_or_default(),
     }];
     revisions.extend(previous.iter().filter(|r| r.arn != current.arn).cloned());
-    revisions.sort_by(|a, b| b.revision.cmp(&a.revision));
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.revision));
     revisions
 }
 

@@ -65,7 +65,11 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> TaskDefinitionStatus {
 
 fn desired_conditions(family: &str, outcome: &Outcome) -> Vec<DesiredCondition> {
     match outcome {
-        Outcome::Synced { current, registered: Some(RegisterReason::Drift), .. } => vec![DesiredCondition::new(
+        Outcome::Synced {
+            current,
+            registered: Some(RegisterReason::Drift),
+            ..
+        } => vec![DesiredCondition::new(
             ct::READY,
             true,
             "DriftRepaired",
