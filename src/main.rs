@@ -1,14 +1,18 @@
 //! The `ecs-operator` command line.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use ecs_operator::api::common::DeletionPolicy;
 use ecs_operator::api::{all_crds, crd_file_content, crd_file_name, crds_yaml};
 use ecs_operator::aws::AwsSettings;
+use ecs_operator::aws::budget::RateLimits;
 use ecs_operator::runtime::Config;
+use ecs_operator::runtime::leader::{LeaseConfig, default_identity};
 use ecs_operator::runtime::operator::{RunSettings, run};
 
 #[derive(Parser, Debug)]
@@ -25,7 +29,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the controllers against the cluster in the kubeconfig (or in-cluster config).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every CustomResourceDefinition as YAML, or write one file per CRD into a directory.
     Crds {
         /// Write `<name>.yaml` files into this directory instead of printing (used for `crds/`).
@@ -44,9 +48,16 @@ struct RunArgs {
     /// AWS endpoint override, e.g. a local emulator (the SDK's AWS_ENDPOINT_URL also works).
     #[arg(long, env = "ECS_OPERATOR_AWS_ENDPOINT_URL")]
     aws_endpoint_url: Option<String>,
-    /// Namespace to watch (default: all namespaces).
-    #[arg(long, env = "ECS_OPERATOR_WATCH_NAMESPACE")]
-    watch_namespace: Option<String>,
+    /// Accept plain-HTTP AWS endpoints (local emulators only: requests go unencrypted).
+    #[arg(long, env = "ECS_OPERATOR_ALLOW_INSECURE_ENDPOINT", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    allow_insecure_endpoint: bool,
+    /// Client-side AWS rate limits overriding the defaults (80% of ECS's published buckets),
+    /// as <category>=<per-second>/<burst> pairs, e.g. service-modify=4/40,task-definition-modify=0.8/16.
+    #[arg(long, env = "ECS_OPERATOR_AWS_RATE_LIMITS", value_parser = ecs_operator::aws::budget::parse_rate_limits)]
+    aws_rate_limits: Option<RateLimits>,
+    /// Namespaces to watch, comma-separated or repeated (default: all namespaces).
+    #[arg(long, env = "ECS_OPERATOR_WATCH_NAMESPACE", value_name = "NAMESPACE", value_delimiter = ',', action = ArgAction::Append)]
+    watch_namespace: Vec<String>,
     /// Label selector: only objects matching it are managed (to shard large fleets).
     #[arg(long, env = "ECS_OPERATOR_WATCH_SELECTOR")]
     watch_selector: Option<String>,
@@ -68,6 +79,57 @@ struct RunArgs {
     /// Log level or filter (tracing EnvFilter syntax), e.g. info or ecs_operator=debug.
     #[arg(long, env = "ECS_OPERATOR_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Address of the Prometheus endpoint (/metrics).
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    metrics_addr: SocketAddr,
+    /// Address of the health endpoints: /healthz (alive), /readyz (caches synced, AWS answers).
+    #[arg(long, env = "ECS_OPERATOR_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
+    health_addr: SocketAddr,
+    /// Reconcile only while holding a Lease, so that one of several replicas acts. Takes
+    /// true/false (--leader-elect alone means true).
+    #[arg(long, env = "ECS_OPERATOR_LEADER_ELECT", value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    leader_elect: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else default).
+    #[arg(long, env = "ECS_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_LEADER_ELECTION_LEASE_NAME",
+        default_value = "ecs-operator"
+    )]
+    leader_election_lease_name: String,
+    /// Server-side apply the CRDs at start-up and wait until they are Established. Takes
+    /// true/false (--install-crds alone means true).
+    #[arg(long, env = "ECS_OPERATOR_INSTALL_CRDS", value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    install_crds: bool,
+}
+
+impl RunArgs {
+    fn leader_election(&self) -> Option<LeaseConfig> {
+        if !self.leader_elect {
+            return None;
+        }
+        let namespace = self
+            .leader_election_namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|ns| !ns.is_empty())
+            })
+            .unwrap_or_else(|| "default".into());
+        Some(LeaseConfig::new(
+            namespace,
+            self.leader_election_lease_name.clone(),
+            default_identity(),
+        ))
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,6 +163,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("duration must be positive".into());
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// Trimmed, without empties (an empty ECS_OPERATOR_WATCH_NAMESPACE means all) or repeats.
+fn watch_namespaces(values: Vec<String>) -> Vec<String> {
+    let mut namespaces: Vec<String> = values
+        .iter()
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    namespaces
 }
 
 fn init_logging(format: LogFormat, level: &str) {
@@ -155,11 +229,15 @@ async fn main() -> ExitCode {
         }
         Command::Run(args) => {
             init_logging(args.log_format, &args.log_level);
+            let leader_election = args.leader_election();
             let settings = RunSettings {
                 aws: AwsSettings {
                     region: args.aws_region,
                     endpoint_url: args.aws_endpoint_url,
                     credentials: None,
+                    allow_insecure_endpoint: args.allow_insecure_endpoint,
+                    rate_limits: args.aws_rate_limits.unwrap_or_default(),
+                    ..AwsSettings::default()
                 },
                 config: Config {
                     resync_interval: args.resync_interval,
@@ -170,8 +248,12 @@ async fn main() -> ExitCode {
                     revision_history_limit: args.revision_history_limit,
                 },
                 concurrency: args.concurrency,
-                namespace: args.watch_namespace,
-                label_selector: args.watch_selector,
+                namespaces: watch_namespaces(args.watch_namespace),
+                label_selector: args.watch_selector.filter(|s| !s.trim().is_empty()),
+                leader_election,
+                metrics_addr: Some(args.metrics_addr),
+                health_addr: Some(args.health_addr),
+                install_crds: args.install_crds,
             };
             match run(settings).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -181,5 +263,71 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(["ecs-operator", "run"].iter().chain(args))
+            .unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Command::Run(args) => *args,
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_what_the_helm_chart_passes() {
+        let args = run_args(&[
+            "--metrics-addr=0.0.0.0:8080",
+            "--health-addr=0.0.0.0:8081",
+            "--concurrency=16",
+            "--resync-interval=60s",
+            "--default-deletion-policy=delete",
+            "--revision-history-limit=1",
+            "--log-format=json",
+            "--log-level=info",
+            "--leader-election-namespace=ops",
+            "--leader-election-lease-name=ecs-operator",
+            "--watch-namespace=team-a",
+            "--watch-selector=shard=1",
+        ]);
+        assert_eq!(args.metrics_addr.port(), 8080);
+        assert_eq!(args.health_addr.port(), 8081);
+        assert_eq!(args.watch_namespace, vec!["team-a"]);
+        assert!(!args.leader_elect);
+        assert!(!args.install_crds);
+        assert_eq!(args.leader_election_lease_name, "ecs-operator");
+    }
+
+    #[test]
+    fn boolean_flags_take_an_optional_value() {
+        assert!(run_args(&["--leader-elect"]).leader_elect);
+        assert!(run_args(&["--leader-elect=true"]).leader_elect);
+        assert!(!run_args(&["--leader-elect=false"]).leader_elect);
+        assert!(run_args(&["--install-crds", "--leader-elect"]).install_crds);
+        let lease = run_args(&["--leader-elect", "--leader-election-namespace=ops"])
+            .leader_election()
+            .expect("leader election on");
+        assert_eq!(
+            (lease.namespace.as_str(), lease.name.as_str()),
+            ("ops", "ecs-operator")
+        );
+        assert!(run_args(&[]).leader_election().is_none());
+    }
+
+    #[test]
+    fn watch_namespaces_are_comma_separated_or_repeated() {
+        let args = run_args(&[
+            "--watch-namespace=a,b",
+            "--watch-namespace",
+            "c",
+            "--watch-namespace=a",
+        ]);
+        assert_eq!(watch_namespaces(args.watch_namespace), vec!["a", "b", "c"]);
+        assert!(watch_namespaces(vec![String::new()]).is_empty());
     }
 }

@@ -53,8 +53,15 @@ async fn ready(ctx: &TestContext, name: &str) -> TaskDefinition {
 }
 
 async fn revision_status(ecs: &aws_sdk_ecs::Client, arn: &str) -> Option<String> {
-    let out = ecs.describe_task_definition().task_definition(arn).send().await.ok()?;
-    out.task_definition()?.status().map(|s| s.as_str().to_string())
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .ok()?;
+    out.task_definition()?
+        .status()
+        .map(|s| s.as_str().to_string())
 }
 
 #[tokio::test]
@@ -62,9 +69,13 @@ async fn create_registers_a_tagged_revision_and_reports_it() {
     let ctx = TestContext::new("td-create").await;
     let operator = ctx.start_operator().await;
     let family = ctx.aws_name("web");
-    ctx.apply_yaml(&manifest("web", &family, "  tags:\n    - key: team\n      value: platform"))
-        .await
-        .expect("apply");
+    ctx.apply_yaml(&manifest(
+        "web",
+        &family,
+        "  tags:\n    - key: team\n      value: platform",
+    ))
+    .await
+    .expect("apply");
 
     let td = ready(&ctx, "web").await;
     let status = td.status.expect("status");
@@ -72,7 +83,10 @@ async fn create_registers_a_tagged_revision_and_reports_it() {
     assert_eq!(status.revision, Some(1));
     assert_eq!(status.observed_generation, td.metadata.generation);
     let arn = status.task_definition_arn.expect("arn in status");
-    assert!(arn.ends_with(&format!("task-definition/{family}:1")), "{arn}");
+    assert!(
+        arn.ends_with(&format!("task-definition/{family}:1")),
+        "{arn}"
+    );
 
     let ecs = ctx.bed.ecs().await;
     let described = ecs
@@ -82,13 +96,25 @@ async fn create_registers_a_tagged_revision_and_reports_it() {
         .send()
         .await
         .expect("revision exists in ECS");
-    let tags: std::collections::BTreeMap<_, _> =
-        described.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
-    assert_eq!(tags.get("ecs-operator.dev/namespace"), Some(&ctx.namespace.as_str()));
+    let tags: std::collections::BTreeMap<_, _> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        tags.get("ecs-operator.dev/namespace"),
+        Some(&ctx.namespace.as_str())
+    );
     assert_eq!(tags.get("ecs-operator.dev/name"), Some(&"web"));
-    assert_eq!(tags.get("ecs-operator.dev/uid").copied(), td.metadata.uid.as_deref());
+    assert_eq!(
+        tags.get("ecs-operator.dev/uid").copied(),
+        td.metadata.uid.as_deref()
+    );
     assert_eq!(tags.get("team"), Some(&"platform"));
-    let container: &ContainerDefinition = &described.task_definition().expect("td").container_definitions()[0];
+    let container: &ContainerDefinition = &described
+        .task_definition()
+        .expect("td")
+        .container_definitions()[0];
     assert_eq!(container.image(), Some("nginx:1.27"));
     assert_eq!(operator.calls.count("RegisterTaskDefinition"), 1);
     operator.stop().await;
@@ -99,10 +125,15 @@ async fn unchanged_spec_registers_nothing_and_reordered_env_is_no_change() {
     let ctx = TestContext::new("td-steady").await;
     // A short resync makes many reconciles happen quickly.
     let operator = ctx
-        .start_operator_with(Config { resync_interval: Duration::from_millis(300), ..Config::default() })
+        .start_operator_with(Config {
+            resync_interval: Duration::from_millis(300),
+            ..Config::default()
+        })
         .await;
     let family = ctx.aws_name("steady");
-    ctx.apply_yaml(&manifest("steady", &family, "")).await.expect("apply");
+    ctx.apply_yaml(&manifest("steady", &family, ""))
+        .await
+        .expect("apply");
     let first = ready(&ctx, "steady").await;
     let registered = operator.calls.count("RegisterTaskDefinition");
     assert_eq!(registered, 1);
@@ -113,7 +144,11 @@ async fn unchanged_spec_registers_nothing_and_reordered_env_is_no_change() {
         (operator.calls.count("DescribeTaskDefinition") >= describes + 10).then_some(())
     })
     .await;
-    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 1, "steady state must register nothing");
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        1,
+        "steady state must register nothing"
+    );
 
     // Same variables in another order: a new generation, but the same revision.
     let reordered = manifest("steady", &family, "").replace(
@@ -125,8 +160,16 @@ async fn unchanged_spec_registers_nothing_and_reordered_env_is_no_change() {
     let after = ready(&ctx, "steady").await;
     assert!(after.metadata.generation > first.metadata.generation);
     assert_eq!(after.status.as_ref().and_then(|s| s.revision), Some(1));
-    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 1, "env order is not a change");
-    assert_eq!(operator.calls.writes(), 1, "the only write is the first registration");
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        1,
+        "env order is not a change"
+    );
+    assert_eq!(
+        operator.calls.writes(),
+        1,
+        "the only write is the first registration"
+    );
     operator.stop().await;
 }
 
@@ -136,22 +179,42 @@ async fn spec_change_registers_exactly_one_new_revision_and_prunes_history() {
     let operator = ctx.start_operator().await;
     let family = ctx.aws_name("upd");
     let api = ctx.api::<TaskDefinition>();
-    ctx.apply_yaml(&manifest("upd", &family, "")).await.expect("apply");
+    ctx.apply_yaml(&manifest("upd", &family, ""))
+        .await
+        .expect("apply");
     let v1 = ready(&ctx, "upd").await;
     let arn1 = v1.status.and_then(|s| s.task_definition_arn).expect("arn1");
 
-    ctx.apply_yaml(&manifest("upd", &family, "").replace("nginx:1.27", "nginx:1.28")).await.expect("apply v2");
+    ctx.apply_yaml(&manifest("upd", &family, "").replace("nginx:1.27", "nginx:1.28"))
+        .await
+        .expect("apply v2");
     let v2 = ready(&ctx, "upd").await;
     let status = v2.status.clone().expect("status");
     assert_eq!(status.revision, Some(2));
-    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 2, "one registration per spec change");
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        2,
+        "one registration per spec change"
+    );
     // History 1 besides the current: revision 1 stays ACTIVE.
-    assert_eq!(status.revisions.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(
+        status
+            .revisions
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        vec![2, 1]
+    );
     let ecs = ctx.bed.ecs().await;
-    assert_eq!(revision_status(&ecs, &arn1).await.as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        revision_status(&ecs, &arn1).await.as_deref(),
+        Some("ACTIVE")
+    );
 
     // A third revision pushes revision 1 out of the history: it is deregistered.
-    ctx.apply_yaml(&manifest("upd", &family, "").replace("nginx:1.27", "nginx:1.29")).await.expect("apply v3");
+    ctx.apply_yaml(&manifest("upd", &family, "").replace("nginx:1.27", "nginx:1.29"))
+        .await
+        .expect("apply v3");
     let v3 = ready(&ctx, "upd").await;
     assert_eq!(v3.status.as_ref().and_then(|s| s.revision), Some(3));
     assert_eq!(operator.calls.count("RegisterTaskDefinition"), 3);
@@ -159,8 +222,15 @@ async fn spec_change_registers_exactly_one_new_revision_and_prunes_history() {
         (revision_status(&ecs, &arn1).await.as_deref() == Some("INACTIVE")).then_some(())
     })
     .await;
-    let listed = get_opt(&api, "upd").await.and_then(|t| t.status).map(|s| s.revisions).unwrap_or_default();
-    assert_eq!(listed.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![3, 2]);
+    let listed = get_opt(&api, "upd")
+        .await
+        .and_then(|t| t.status)
+        .map(|s| s.revisions)
+        .unwrap_or_default();
+    assert_eq!(
+        listed.iter().map(|r| r.revision).collect::<Vec<_>>(),
+        vec![3, 2]
+    );
     operator.stop().await;
 }
 
@@ -172,22 +242,45 @@ async fn deletion_policy_delete_deregisters_and_retain_keeps() {
     let ecs = ctx.bed.ecs().await;
 
     let gone_family = ctx.aws_name("gone");
-    ctx.apply_yaml(&manifest("gone", &gone_family, "")).await.expect("apply");
+    ctx.apply_yaml(&manifest("gone", &gone_family, ""))
+        .await
+        .expect("apply");
     let kept_family = ctx.aws_name("kept");
-    ctx.apply_yaml(&manifest("kept", &kept_family, "  deletionPolicy: Retain")).await.expect("apply");
-    let gone_arn = ready(&ctx, "gone").await.status.and_then(|s| s.task_definition_arn).expect("arn");
-    let kept_arn = ready(&ctx, "kept").await.status.and_then(|s| s.task_definition_arn).expect("arn");
+    ctx.apply_yaml(&manifest("kept", &kept_family, "  deletionPolicy: Retain"))
+        .await
+        .expect("apply");
+    let gone_arn = ready(&ctx, "gone")
+        .await
+        .status
+        .and_then(|s| s.task_definition_arn)
+        .expect("arn");
+    let kept_arn = ready(&ctx, "kept")
+        .await
+        .status
+        .and_then(|s| s.task_definition_arn)
+        .expect("arn");
 
     for name in ["gone", "kept"] {
-        api.delete(name, &DeleteParams::default()).await.expect("delete");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
     }
     for name in ["gone", "kept"] {
-        wait_for(&format!("{name} removed"), WAIT, || async { get_opt(&api, name).await.is_none().then_some(()) }).await;
+        wait_for(&format!("{name} removed"), WAIT, || async {
+            get_opt(&api, name).await.is_none().then_some(())
+        })
+        .await;
     }
     // Delete: deregistered, then deleted (moto forgets deleted revisions).
     let gone_status = revision_status(&ecs, &gone_arn).await;
-    assert!(gone_status.is_none() || gone_status.as_deref() == Some("INACTIVE"), "{gone_status:?}");
-    assert_eq!(revision_status(&ecs, &kept_arn).await.as_deref(), Some("ACTIVE"));
+    assert!(
+        gone_status.is_none() || gone_status.as_deref() == Some("INACTIVE"),
+        "{gone_status:?}"
+    );
+    assert_eq!(
+        revision_status(&ecs, &kept_arn).await.as_deref(),
+        Some("ACTIVE")
+    );
     operator.stop().await;
 }
 
@@ -199,28 +292,49 @@ async fn foreign_family_needs_opt_in_and_a_fixed_object_recovers() {
     // A family created outside the operator.
     ecs.register_task_definition()
         .family(&family)
-        .container_definitions(ContainerDefinition::builder().name("app").image("busybox").memory(128).build())
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("busybox")
+                .memory(128)
+                .build(),
+        )
         .send()
         .await
         .expect("register foreign revision");
 
     let operator = ctx.start_operator().await;
     let api = ctx.api::<TaskDefinition>();
-    ctx.apply_yaml(&manifest("legacy", &family, "")).await.expect("apply");
+    ctx.apply_yaml(&manifest("legacy", &family, ""))
+        .await
+        .expect("apply");
     let stalled = wait_for("Stalled AlreadyExists", WAIT, || async {
         let status = get_opt(&api, "legacy").await?.status?;
         let (value, reason, message) = condition(&status.conditions, "Stalled")?;
         (value == "True" && reason == "AlreadyExists").then_some(message)
     })
     .await;
-    assert!(stalled.contains(&family), "the condition names the family: {stalled}");
-    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 0, "a foreign family is not touched");
+    assert!(
+        stalled.contains(&family),
+        "the condition names the family: {stalled}"
+    );
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        0,
+        "a foreign family is not touched"
+    );
 
     // Opting in is a spec change: reconciled at once, not a dead end.
-    ctx.apply_yaml(&manifest("legacy", &family, "  adoptExisting: true")).await.expect("apply opt-in");
+    ctx.apply_yaml(&manifest("legacy", &family, "  adoptExisting: true"))
+        .await
+        .expect("apply opt-in");
     let td = ready(&ctx, "legacy").await;
     let status = td.status.expect("status");
-    assert_eq!(status.revision, Some(2), "adoption registers our revision after the foreign one");
+    assert_eq!(
+        status.revision,
+        Some(2),
+        "adoption registers our revision after the foreign one"
+    );
     assert!(status.conditions.iter().all(|c| c.type_ != "Stalled"));
     operator.stop().await;
 }
@@ -229,14 +343,27 @@ async fn foreign_family_needs_opt_in_and_a_fixed_object_recovers() {
 async fn revision_deregistered_out_of_band_is_registered_again() {
     let ctx = TestContext::new("td-drift").await;
     let operator = ctx
-        .start_operator_with(Config { resync_interval: Duration::from_secs(1), ..Config::default() })
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
         .await;
     let family = ctx.aws_name("drift");
-    ctx.apply_yaml(&manifest("drift", &family, "")).await.expect("apply");
-    let arn = ready(&ctx, "drift").await.status.and_then(|s| s.task_definition_arn).expect("arn");
+    ctx.apply_yaml(&manifest("drift", &family, ""))
+        .await
+        .expect("apply");
+    let arn = ready(&ctx, "drift")
+        .await
+        .status
+        .and_then(|s| s.task_definition_arn)
+        .expect("arn");
 
     let ecs = ctx.bed.ecs().await;
-    ecs.deregister_task_definition().task_definition(&arn).send().await.expect("deregister by hand");
+    ecs.deregister_task_definition()
+        .task_definition(&arn)
+        .send()
+        .await
+        .expect("deregister by hand");
 
     let api = ctx.api::<TaskDefinition>();
     let repaired = wait_for("drift repaired", WAIT, || async {
@@ -246,13 +373,18 @@ async fn revision_deregistered_out_of_band_is_registered_again() {
     })
     .await;
     let new_arn = repaired.2.task_definition_arn.clone().expect("new arn");
-    assert_eq!(revision_status(&ecs, &new_arn).await.as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        revision_status(&ecs, &new_arn).await.as_deref(),
+        Some("ACTIVE")
+    );
     assert_eq!(operator.calls.count("RegisterTaskDefinition"), 2);
 
     let events: kube::Api<k8s_openapi::api::events::v1::Event> = ctx.api();
     let drift_event = wait_for("DriftRepaired event", WAIT, || async {
         let list = events.list(&Default::default()).await.ok()?;
-        list.items.into_iter().find(|e| e.reason.as_deref() == Some("DriftRepaired"))
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("DriftRepaired"))
     })
     .await;
     assert!(drift_event.note.unwrap_or_default().contains(&new_arn));
@@ -266,7 +398,9 @@ async fn crash_after_registering_does_not_register_twice() {
     let api = ctx.api::<TaskDefinition>();
     // First operator registers, then dies before anything else happens to status.
     let operator = ctx.start_operator().await;
-    ctx.apply_yaml(&manifest("crash", &family, "")).await.expect("apply");
+    ctx.apply_yaml(&manifest("crash", &family, ""))
+        .await
+        .expect("apply");
     ready(&ctx, "crash").await;
     operator.kill();
     // Status lost (as if the write never happened).
@@ -280,7 +414,11 @@ async fn crash_after_registering_does_not_register_twice() {
 
     let operator = ctx.start_operator().await;
     let td = ready(&ctx, "crash").await;
-    assert_eq!(td.status.and_then(|s| s.revision), Some(1), "the revision found by tag is reused");
+    assert_eq!(
+        td.status.and_then(|s| s.revision),
+        Some(1),
+        "the revision found by tag is reused"
+    );
     assert_eq!(operator.calls.count("RegisterTaskDefinition"), 0);
     operator.stop().await;
 }

@@ -115,7 +115,7 @@ local function check(kind, case)
   end
 end
 
-for _, kind in ipairs({ "TaskDefinition", "ECSService" }) do
+for _, kind in ipairs({ "TaskDefinition", "ECSService", "ECSCluster", "CapacityProvider", "CloudMapNamespace" }) do
   for _, case in ipairs(common) do check(kind, case) end
 end
 for _, case in ipairs(service_only) do check("ECSService", case) end

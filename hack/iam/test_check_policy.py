@@ -25,7 +25,10 @@ OPERATOR_OPERATIONS = [
     "ECS:RegisterTaskDefinition", "ECS:DeregisterTaskDefinition", "ECS:DeleteTaskDefinitions",
     "ECS:DescribeTaskDefinition", "ECS:ListTaskDefinitions", "ECS:TagResource",
     "ECS:UntagResource", "ECS:CreateService", "ECS:UpdateService", "ECS:DeleteService",
-    "ECS:DescribeServices",
+    "ECS:DescribeServices", "ECS:ListServices", "ECS:CreateCluster", "ECS:UpdateCluster",
+    "ECS:PutClusterCapacityProviders", "ECS:DeleteCluster", "ECS:DescribeClusters",
+    "ECS:CreateCapacityProvider", "ECS:UpdateCapacityProvider", "ECS:DeleteCapacityProvider",
+    "ECS:DescribeCapacityProviders",
 ]
 
 

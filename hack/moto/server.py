@@ -5,12 +5,14 @@ Run it with the python of the venv that has ``moto[server]`` (see
 ``requirements.txt``)::
 
     python hack/moto/server.py --port 5000 [--host 127.0.0.1] [--tick 0.5]
-                               [--rollout-delay 1.0] [--no-scheduler] [--verbose]
+                               [--rollout-delay 1.0] [--cloudmap-operation-delay 1.0]
+                               [--no-scheduler] [--verbose]
 
 It serves moto's normal multi-service endpoint (the same WSGI application as
 the ``moto_server`` command: ``DomainDispatcherApplication`` +
 ``MotoRequestHandler``), so every service moto implements is available on
-``http://HOST:PORT``.  With ``--no-scheduler`` it is plain moto.
+``http://HOST:PORT``.  With ``--no-scheduler`` it is plain moto (none of the
+ECS or Cloud Map behaviour below).
 
 Why
 ===
@@ -121,19 +123,133 @@ Deleting a service
     and stops describing INACTIVE ones after a while); a CreateService with
     the same name replaces the old record.
 
+Service discovery (ECS ``serviceRegistries`` -> Cloud Map instances)
+    moto keeps the ``serviceRegistries`` of CreateService/UpdateService
+    (``[{registryArn, port?, containerName?, containerPort?}]``) and returns
+    them in DescribeServices, but registers nothing.  The simulation keeps a
+    stable list of simulated tasks per deployment (as many as its
+    runningCount; task ids are 32 hex digits like ECS task ids) and keeps
+    exactly one Cloud Map instance per running task in the Cloud Map service
+    named by each ``registryArn`` of the task's deployment (registered
+    through moto's servicediscovery backend, so ListInstances, GetInstance,
+    GetInstancesHealthStatus and DiscoverInstances show them):
+
+    * instance id = task id; attributes ``AWS_INSTANCE_IPV4`` (a fake
+      10.x.y.z, unique per task), ``AWS_INSTANCE_PORT`` (the registry's
+      ``port``, else its ``containerPort``; absent when it has neither),
+      ``AVAILABILITY_ZONE`` (``<region>a|b|c``), ``AWS_INIT_HEALTH_STATUS``
+      HEALTHY, ``ECS_CLUSTER_NAME``, ``ECS_SERVICE_NAME``,
+      ``ECS_TASK_DEFINITION_FAMILY``, ``REGION`` (the attributes real ECS
+      sets); health status HEALTHY.
+    * Instances follow runningCount: they are registered when tasks become
+      running (``D`` after CreateService, a rollout or a scale-up started)
+      and deregistered when tasks stop (a scale-down ``D`` later; the old
+      deployment's tasks when a rollout completes; all of them when a
+      deleted service goes DRAINING -> INACTIVE).  During a rollout the old
+      tasks stay registered; at completion the new tasks are registered
+      first, then the old ones deregistered.
+    * Changing ``serviceRegistries`` on UpdateService (an empty list removes
+      them) starts a new deployment, as in ECS.  The old tasks stay
+      registered in the old Cloud Map service until the new deployment
+      completes; then the new tasks are registered in the new service and
+      the old ones deregistered.  A circuit-breaker rollback (see above)
+      also restores the registries of the last completed deployment (and the
+      service's ``serviceRegistries``) and keeps the old tasks registered.
+    * A ``registryArn`` that does not name an existing Cloud Map service is
+      skipped (retried every tick; logged with ``--verbose``).  ECS's limit
+      of one registry per service and its validation of containerName /
+      containerPort against the task definition are not enforced.
+
+Cloud Map API (servicediscovery) behaviour
+    Real AWS behaviour that plain moto lacks, which the operator relies on:
+
+    * Namespace operations are asynchronous.  Create{Http,PrivateDns,
+      PublicDns}Namespace, Update{Http,PrivateDns,PublicDns}Namespace and
+      DeleteNamespace return an OperationId whose GetOperation/ListOperations
+      status is SUBMITTED for the first fifth of ``O``, PENDING until ``O``,
+      then SUCCESS (or FAIL, below), with UpdateDate moving at each change;
+      ``O`` is ``--cloudmap-operation-delay`` (env
+      ``CLOUDMAP_SIM_OPERATION_DELAY``, default 1.0 s; 0 makes them complete
+      at once).  ``Targets`` is ``{"NAMESPACE": "ns-..."}`` from the start.
+      A namespace being created is invisible (GetNamespace and
+      CreateService in it answer NamespaceNotFound, ListNamespaces and
+      DiscoverInstances do not see it) until its operation succeeds; a
+      namespace being deleted stays visible until its operation succeeds
+      (CreateService in it answers NamespaceNotFound meanwhile).  Updates
+      are applied at once; only their operation status lags.  The other
+      operations (RegisterInstance, DeregisterInstance, UpdateService) are
+      SUCCESS at once, as in moto.
+    * Simulated failure: a namespace whose name contains ``simulate-fail``
+      is never created; ``O`` after the request its create operation ends
+      in status FAIL with ``ErrorCode`` CANNOT_CREATE_HOSTED_ZONE and
+      ``ErrorMessage`` "The VPC does not exist (simulated failure: the
+      namespace name contains 'simulate-fail')." (the name is free again).
+    * DeleteService (Cloud Map) of a service with registered instances fails
+      with ResourceInUse "Service contains registered instances; delete the
+      instances before deleting the service"; DeleteNamespace of a namespace
+      that still has services fails with ResourceInUse "Namespace has
+      associated services; delete the services before deleting the
+      namespace".  moto deletes both.  DeleteService of an unknown id fails
+      with ServiceNotFound (moto: success).
+    * Name conflicts: CreateXNamespace with the name of an existing
+      namespace (any type, case-insensitive) fails with
+      NamespaceAlreadyExists carrying the existing namespace's
+      ``NamespaceId`` and ``CreatorRequestId``; with the name of a namespace
+      whose create operation is still running it fails with DuplicateRequest
+      carrying ``DuplicateOperationId``; DeleteNamespace while a delete of
+      the same namespace is running fails with DuplicateRequest too.  Any
+      number of private DNS namespaces with different names may share a VPC
+      (moto allows one per VPC: ConflictingDomainExists).  CreateService
+      with the name of a service of the same namespace fails with
+      ServiceAlreadyExists (``ServiceId``, ``ServiceArn``,
+      ``CreatorRequestId``).  Retries with the same CreatorRequestId are
+      not treated as idempotent: they get these errors too, whose ids let
+      the caller adopt the existing resource.
+    * Error shapes.  The errors above are serialised by moto from the AWS
+      model, like real Cloud Map (awsJson1_1): HTTP status from the model
+      (ResourceInUse 409, DuplicateRequest 409, NamespaceAlreadyExists 400,
+      ServiceAlreadyExists 400), header ``X-Amzn-ErrorType: <code>``, body
+      ``{"__type": "<code>", "Message": "...", <extra members>}``.  moto's
+      own errors (NamespaceNotFound, ServiceNotFound, InstanceNotFound,
+      OperationNotFound, InvalidInput) keep moto's legacy shape: HTTP 400,
+      ``{"__type": "<code>", "message": "..."}``.  The AWS SDKs read the
+      code from ``__type`` and either message key; the messages are
+      approximations, do not parse them.
+    * moto fixes: ListOperations no longer deletes operations (moto drops
+      every operation whose target is not an existing namespace on each
+      call, so GetOperation of a register/delete operation answered
+      OperationNotFound afterwards); the ``Filters`` of ListOperations
+      (NAMESPACE_ID, SERVICE_ID, STATUS, TYPE with EQ/IN; UPDATE_DATE with
+      BETWEEN), ListNamespaces (TYPE, NAME, HTTP_NAME with EQ/IN/BEGINS_WITH)
+      and ListServices (NAMESPACE_ID with EQ/IN) are applied, with
+      MaxResults/NextToken paging (moto ignores them); UpdateHttpNamespace
+      answers ``OperationId`` (moto: ``operationId``); RegisterInstance of an
+      existing instance id replaces it (moto adds a duplicate).
+
+    DiscoverInstances and DiscoverInstancesRevision carry the endpoint host
+    prefix ``data-`` in the API model.  SDKs prepend it to a custom endpoint
+    too: boto3 with ``endpoint_url="http://127.0.0.1:5000"`` sends them to
+    ``http://data-127.0.0.1:5000`` (a name that does not resolve) unless the
+    client has ``Config(inject_host_prefix=False)``; aws-sdk-servicediscovery
+    (Rust) always prepends it and has no switch, so a Rust test must strip
+    it (e.g. an interceptor rewriting the request URI before transmit) or
+    make ``data-<host>`` resolve to this server.  The server itself answers
+    DiscoverInstances whatever the Host header is.
+
 What is NOT simulated
 =====================
 
 * Tasks: no moto Task objects are created, so ListTasks/DescribeTasks show
   nothing for services; the task ids in event messages are random.
-* Task health, container health checks, load-balancer target health, service
-  discovery (Cloud Map) instance registration, placement, capacity
-  (container instances, Fargate capacity), minimumHealthyPercent /
-  maximumPercent batching: every rollout takes exactly ``D`` seconds.
+* Task health, container health checks, load-balancer target health, Cloud
+  Map health checks (instances are always HEALTHY), Route 53 records for
+  DNS namespaces, placement, capacity (container instances, Fargate
+  capacity), minimumHealthyPercent / maximumPercent batching: every rollout
+  takes exactly ``D`` seconds.
 * Any real cause of failure: rollouts fail only because of the tag above.
-* Deployments for configuration changes other than the task definition (e.g.
-  networkConfiguration, capacity provider strategy) unless
-  forceNewDeployment is given; CODE_DEPLOY/EXTERNAL deployment controllers,
+* Deployments for configuration changes other than the task definition and
+  serviceRegistries (e.g. networkConfiguration, capacity provider strategy)
+  unless forceNewDeployment is given; CODE_DEPLOY/EXTERNAL deployment controllers,
   task sets, DAEMON-specific behaviour; ECS's "Creation of service was not
   idempotent" / "still Draining" errors (moto silently replaces a service
   that has the same name).
@@ -141,15 +257,20 @@ What is NOT simulated
 Concurrency
 ===========
 
-All ECS API requests (``X-Amz-Target: AmazonEC2ContainerServiceV20141113.*``)
-and ``/moto-api`` requests run under one lock that the simulation thread also
-takes for each tick, so a response never shows a half-applied transition.
+All ECS API requests (``X-Amz-Target: AmazonEC2ContainerServiceV20141113.*``),
+Cloud Map requests (``Route53AutoNaming_v20170314.*``) and ``/moto-api``
+requests run under one lock that the simulation thread also takes for each
+tick, so a response never shows a half-applied transition.  Cloud Map
+operations whose delay has expired are settled before each Cloud Map request
+and on every tick, so their timing does not depend on ``--tick``.
 Exceptions in the simulation are logged to stderr and the loop carries on.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import random
 import signal
@@ -162,6 +283,15 @@ from typing import Any, Callable, Iterable
 
 FAILURE_TAG = "ecs-operator.dev/simulate-rollout-failure"
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+CLOUDMAP_TARGET_PREFIX = "Route53AutoNaming_v20170314."
+CLOUDMAP_FAIL_MARKER = "simulate-fail"
+CLOUDMAP_FAIL_CODE = "CANNOT_CREATE_HOSTED_ZONE"
+CLOUDMAP_FAIL_MESSAGE = (
+    "The VPC does not exist (simulated failure: the namespace name contains "
+    f"'{CLOUDMAP_FAIL_MARKER}')."
+)
+# Fraction of the Cloud Map operation delay during which status is SUBMITTED.
+CLOUDMAP_SUBMITTED_FRACTION = 0.2
 MAX_EVENTS = 100
 STATE_ATTR = "_ecs_sim_state"
 
@@ -196,6 +326,41 @@ def task_ids(n: int) -> str:
     return " ".join(f"(task {uuid.uuid4().hex})" for _ in range(shown))
 
 
+# 10.0.1.10 onwards; addresses ending in .0 or .255 are skipped.
+_ADDRESSES = itertools.count(0x00010A)
+
+
+class SimTask:
+    """A simulated running task: what its Cloud Map instance needs."""
+
+    __slots__ = ("id", "ip", "az")
+
+    def __init__(self, region: str) -> None:
+        n = next(_ADDRESSES)
+        while n & 0xFF in (0, 0xFF):
+            n = next(_ADDRESSES)
+        self.id = uuid.uuid4().hex
+        self.ip = f"10.{(n >> 16) & 0xFF}.{(n >> 8) & 0xFF}.{n & 0xFF}"
+        self.az = f"{region}{'abc'[n % 3]}"
+
+
+def copy_registries(regs: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in regs or [] if isinstance(r, dict)]
+
+
+def parse_registry_arn(arn: Any) -> tuple[str, str, str] | None:
+    """arn:aws:servicediscovery:REGION:ACCOUNT:service/srv-x -> (account, region, id)."""
+    parts = str(arn or "").split(":")
+    if len(parts) != 6 or parts[2] != "servicediscovery" or not parts[5].startswith("service/"):
+        return None
+    return parts[4], parts[3], parts[5].split("/", 1)[1]
+
+
+def td_family(td_arn: Any) -> str:
+    # arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REV (or family:rev)
+    return str(td_arn or "").rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
 class ServiceState:
     """Per-service bookkeeping, stored on moto's Service object."""
 
@@ -210,13 +375,22 @@ class ServiceState:
         self.desired = desired
         self.scale_started: float | None = None
         self.draining_since: float | None = None
+        # Service discovery: serviceRegistries per deployment id, running
+        # tasks per deployment id, and the Cloud Map instances registered
+        # for this service as (account, region, cloud map service id,
+        # instance id).
+        self.registries: dict[str, list[dict[str, Any]]] = {}
+        self.last_completed_registries: list[dict[str, Any]] = []
+        self.tasks: dict[str, list[SimTask]] = {}
+        self.registered: set[tuple[str, str, str, str]] = set()
 
 
 class Scheduler:
     """The ECS scheduler simulation. Call methods with LOCK held."""
 
-    def __init__(self, rollout_delay: float) -> None:
+    def __init__(self, rollout_delay: float, cloudmap: "CloudMapSim | None" = None) -> None:
         self.delay = rollout_delay
+        self.cloudmap = cloudmap
 
     # ----------------------------------------------------------- helpers
     @staticmethod
@@ -309,6 +483,7 @@ class Scheduler:
         st.first_deployment_id = prim["id"]
         st.primary_id = prim["id"]
         st.started[prim["id"]] = time.monotonic()
+        st.registries[prim["id"]] = copy_registries(svc.service_registries)
         self.sync_counts(backend, svc)
         if st.desired:
             self.add_event(
@@ -347,6 +522,7 @@ class Scheduler:
         self.prune(svc, st)
         st.primary_id = dep_id
         st.started[dep_id] = time.monotonic()
+        st.registries[dep_id] = copy_registries(svc.service_registries)
         st.desired = desired
         st.scale_started = None
         self.sync_counts(backend, svc)
@@ -398,6 +574,7 @@ class Scheduler:
             d for d in svc.deployments if d is not prim and d.get("id") in st.failed
         ]
         st.last_completed_td = prim.get("taskDefinition")
+        st.last_completed_registries = copy_registries(st.registries.get(prim["id"]))
         st.scale_started = None
         self.sync_counts(backend, svc)
         if drained:
@@ -449,6 +626,14 @@ class Scheduler:
         )
         prim.update(status="ACTIVE")
         # Older ACTIVE deployments' tasks are taken over by the rollback.
+        st.tasks[dep_id] = [
+            t
+            for d in svc.deployments
+            if d is not prim and d.get("id") not in st.failed
+            for t in st.tasks.get(d.get("id"), [])
+        ]
+        st.registries[dep_id] = copy_registries(st.last_completed_registries)
+        svc.service_registries = copy_registries(st.last_completed_registries)
         svc.deployments = [rollback, prim] + [
             d
             for d in svc.deployments
@@ -479,7 +664,11 @@ class Scheduler:
         prim = self.primary(svc)
         if prim is None:
             return
-        if force or prim.get("taskDefinition") != svc.task_definition:
+        if (
+            force
+            or prim.get("taskDefinition") != svc.task_definition
+            or copy_registries(svc.service_registries) != st.registries.get(prim["id"], [])
+        ):
             self.start_deployment(backend, svc, st)
         elif int(svc.desired_count or 0) != st.desired:
             self.scale(backend, svc, st, prim)
@@ -546,14 +735,109 @@ class Scheduler:
                     try:
                         self.observe(backend, svc)
                         self.advance(backend, svc)
+                        self.sync_discovery(svc)
                     except Exception:
                         log(f"error simulating {getattr(svc, 'name', svc)!r}:")
                         traceback.print_exc(file=sys.stderr)
+
+    # ------------------------------------------------- service discovery
+    def sync_discovery(self, svc: Any) -> None:
+        """Make the Cloud Map instances of ``svc`` match its running tasks:
+        one instance per running task of each deployment, in the Cloud Map
+        services of that deployment's serviceRegistries."""
+        st = self.state(svc)
+        if st is None:
+            return
+        region = svc.region_name
+        live: set[str] = set()
+        wanted: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        for d in svc.deployments:
+            dep_id = d.get("id")
+            live.add(dep_id)
+            running = max(int(d.get("runningCount") or 0), 0)
+            tasks = st.tasks.setdefault(dep_id, [])
+            while len(tasks) < running:
+                tasks.append(SimTask(region))
+            del tasks[running:]
+            for reg in st.registries.get(dep_id, []):
+                target = parse_registry_arn(reg.get("registryArn"))
+                if target is None:
+                    continue
+                port = reg.get("port") or reg.get("containerPort")
+                for t in tasks:
+                    attrs = {
+                        "AWS_INSTANCE_IPV4": t.ip,
+                        "AVAILABILITY_ZONE": t.az,
+                        "AWS_INIT_HEALTH_STATUS": "HEALTHY",
+                        "ECS_CLUSTER_NAME": svc.cluster_name,
+                        "ECS_SERVICE_NAME": svc.name,
+                        "ECS_TASK_DEFINITION_FAMILY": td_family(d.get("taskDefinition")),
+                        "REGION": region,
+                    }
+                    if port:
+                        attrs["AWS_INSTANCE_PORT"] = str(port)
+                    wanted[(*target, t.id)] = attrs
+        for dep_id in list(st.tasks):
+            if dep_id not in live:
+                del st.tasks[dep_id]
+        for dep_id in list(st.registries):
+            if dep_id not in live:
+                del st.registries[dep_id]
+        # Register the new tasks first, then deregister the stopped ones.
+        for key, attrs in wanted.items():
+            if key not in st.registered and self.register(key, attrs):
+                st.registered.add(key)
+        for key in list(st.registered):
+            if key not in wanted:
+                self.deregister(key)
+                st.registered.discard(key)
+
+    def release_discovery(self, svc: Any) -> None:
+        """Deregister every instance of a service that is going away."""
+        st = self.state(svc)
+        if st is None:
+            return
+        for key in list(st.registered):
+            self.deregister(key)
+        st.registered.clear()
+
+    @staticmethod
+    def register(key: tuple[str, str, str, str], attrs: dict[str, str]) -> bool:
+        from moto.servicediscovery.models import servicediscovery_backends
+
+        account, region, service_id, instance_id = key
+        try:
+            servicediscovery_backends[account][region].register_instance(
+                service_id=service_id,
+                instance_id=instance_id,
+                creator_request_id=None,
+                attributes=dict(attrs),
+            )
+        except Exception as e:  # unknown Cloud Map service: retried next tick
+            debug(f"cannot register {instance_id} in {service_id}: {e!r}")
+            return False
+        debug(f"registered instance {instance_id} in {service_id} ({attrs['AWS_INSTANCE_IPV4']})")
+        return True
+
+    @staticmethod
+    def deregister(key: tuple[str, str, str, str]) -> None:
+        from moto.servicediscovery.models import servicediscovery_backends
+
+        account, region, service_id, instance_id = key
+        try:
+            servicediscovery_backends[account][region].deregister_instance(
+                service_id=service_id, instance_id=instance_id
+            )
+            debug(f"deregistered instance {instance_id} from {service_id}")
+        except Exception as e:  # already gone (e.g. deregistered by hand)
+            debug(f"cannot deregister {instance_id} from {service_id}: {e!r}")
 
     def run_forever(self, tick: float) -> None:
         while True:
             try:
                 with LOCK:
+                    if self.cloudmap is not None:
+                        self.cloudmap.settle()
                     self.tick()
             except Exception:
                 log("error in scheduler tick:")
@@ -606,6 +890,7 @@ def install_hooks(sched: Scheduler) -> None:
                 # moto silently replaces a service of the same name.
                 cluster.running_tasks_count -= int(replaced.running_count or 0)
                 cluster.pending_tasks_count -= int(replaced.pending_count or 0)
+                sched.release_discovery(replaced)
             svc.running_count = 0
             svc.pending_count = 0
             try:
@@ -675,18 +960,448 @@ def install_hooks(sched: Scheduler) -> None:
     Backend.delete_service = delete_service  # type: ignore[method-assign]
 
 
-class LockingMiddleware:
-    """Serialise ECS and /moto-api requests with the simulation thread."""
+# --------------------------------------------------------------------------
+# Cloud Map (servicediscovery): real-AWS behaviour on top of moto's backend.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+
+def cloudmap_error(code: str, message: str, **members: Any) -> Exception:
+    """An error serialised by moto from the Cloud Map model: the model's HTTP
+    status, X-Amzn-ErrorType and {"__type", "Message", members...}.  Keyword
+    arguments are the error's extra members in snake_case."""
+    from moto.core.exceptions import ServiceException
+
+    # Defined here, outside moto's packages: moto looks an error's shape up
+    # in the model of the request's service (and of the moto package that
+    # raised it, which must then be a real service).
+    class CloudMapError(ServiceException):
+        pass
+
+    err = CloudMapError(code, message)
+    for name, value in members.items():
+        setattr(err, name, value)
+    return err
+
+
+class PendingOperation:
+    """A Cloud Map operation that has not finished yet."""
+
+    def __init__(
+        self,
+        backend: Any,
+        op: Any,
+        namespace: Any,
+        on_success: Callable[[], None],
+        on_fail: Callable[[], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.op = op
+        self.namespace = namespace
+        self.on_success = on_success
+        self.on_fail = on_fail  # set: the operation ends in FAIL
+        self.started = time.monotonic()
+
+
+class CloudMapSim:
+    """Asynchronous namespace operations and the other Cloud Map behaviour
+    listed in the module docstring.  Call methods with LOCK held."""
+
+    def __init__(self, operation_delay: float) -> None:
+        self.delay = operation_delay
+        self.pending: list[PendingOperation] = []
+
+    # --------------------------------------------------------- operations
+    def start(self, p: PendingOperation) -> None:
+        from moto.core.utils import unix_time
+
+        p.op.status = "SUBMITTED"
+        p.op.updated = unix_time()
+        self.pending.append(p)
+        self.settle()
+
+    def settle(self) -> None:
+        """Move every pending operation to the status its age calls for."""
+        from moto.core.utils import unix_time
+
+        now = time.monotonic()
+        still: list[PendingOperation] = []
+        for p in self.pending:
+            age = now - p.started
+            if age >= self.delay:
+                try:
+                    if p.on_fail is not None:
+                        p.on_fail()
+                        p.op.status = "FAIL"
+                        p.op._sim_error = (CLOUDMAP_FAIL_CODE, CLOUDMAP_FAIL_MESSAGE)
+                    else:
+                        p.on_success()
+                        p.op.status = "SUCCESS"
+                except Exception:
+                    log(f"error finishing Cloud Map operation {p.op.id}:")
+                    traceback.print_exc(file=sys.stderr)
+                    p.op.status = "FAIL"
+                    p.op._sim_error = ("INTERNAL_FAILURE", "Simulation error.")
+                p.op.updated = unix_time()
+                debug(f"Cloud Map operation {p.op.id} ({p.op.operation_type}) {p.op.status}")
+                continue
+            status = "SUBMITTED" if age < self.delay * CLOUDMAP_SUBMITTED_FRACTION else "PENDING"
+            if p.op.status != status:
+                p.op.status = status
+                p.op.updated = unix_time()
+            still.append(p)
+        self.pending = still
+
+    def pending_for(self, backend: Any, op_type: str) -> Iterable[PendingOperation]:
+        return [
+            p
+            for p in self.pending
+            if p.backend is backend and p.op.operation_type == op_type
+        ]
+
+    # ---------------------------------------------------------- namespaces
+    def check_new_name(self, backend: Any, name: Any) -> None:
+        wanted = str(name or "").lower()
+        for p in self.pending_for(backend, "CREATE_NAMESPACE"):
+            if p.namespace.name.lower() == wanted:
+                raise cloudmap_error(
+                    "DuplicateRequest",
+                    f"A namespace named {name} is already being created.",
+                    duplicate_operation_id=p.op.id,
+                )
+        for ns in backend.namespaces.values():
+            if str(ns.name).lower() == wanted:
+                raise cloudmap_error(
+                    "NamespaceAlreadyExists",
+                    f"Namespace {name} already exists.",
+                    creator_request_id=ns.creator_request_id,
+                    namespace_id=ns.id,
+                )
+
+    def created(self, backend: Any, op_id: str) -> None:
+        """A namespace moto just created becomes visible once its operation succeeds."""
+        op = backend.operations[op_id]
+        ns = backend.namespaces.pop(op.targets["NAMESPACE"])
+
+        def succeed() -> None:
+            from moto.core.utils import unix_time
+
+            ns.created = ns.updated = unix_time()
+            backend.namespaces[ns.id] = ns
+
+        def fail() -> None:
+            self.discard_namespace(backend, ns)
+
+        failing = CLOUDMAP_FAIL_MARKER in str(ns.name)
+        self.start(PendingOperation(backend, op, ns, succeed, fail if failing else None))
+
+    @staticmethod
+    def discard_namespace(backend: Any, ns: Any) -> None:
+        """Forget a namespace and what moto made for it (hosted zone, tags)."""
+        backend.namespaces.pop(ns.id, None)
+        try:
+            backend.tagger.delete_all_tags_for_resource(ns.arn)
+        except Exception:
+            pass
+        zone = (ns.dns_properties or {}).get("HostedZoneId")
+        if zone:
+            from moto.route53 import route53_backends
+            from moto.utilities.utils import get_partition
+
+            try:
+                route53_backends[backend.account_id][
+                    get_partition(backend.region_name)
+                ].delete_hosted_zone(zone)
+            except Exception as e:
+                debug(f"cannot delete hosted zone {zone} of {ns.id}: {e!r}")
+
+    def deleting(self, backend: Any, namespace_id: str) -> PendingOperation | None:
+        for p in self.pending_for(backend, "DELETE_NAMESPACE"):
+            if p.namespace.id == namespace_id:
+                return p
+        return None
+
+    # ------------------------------------------------------------- filters
+    @staticmethod
+    def matches(value: Any, condition: str, values: list[Any]) -> bool:
+        value = "" if value is None else str(value)
+        values = [str(v) for v in values or []]
+        if condition == "BEGINS_WITH":
+            return any(value.startswith(v) for v in values)
+        return value in values  # EQ, IN
+
+    @staticmethod
+    def page(params: dict[str, Any], items: list[Any]) -> tuple[list[Any], str | None]:
+        token = params.get("NextToken")
+        start = int(token) if token and str(token).isdigit() else 0
+        size = int(params.get("MaxResults") or 100)
+        end = start + max(size, 1)
+        return items[start:end], (str(end) if end < len(items) else None)
+
+
+def install_cloudmap_hooks(cloudmap: CloudMapSim) -> None:
+    from moto.servicediscovery.exceptions import (
+        InvalidInput,
+        NamespaceNotFound,
+        ServiceNotFound,
+    )
+    from moto.servicediscovery.models import Operation
+    from moto.servicediscovery.models import ServiceDiscoveryBackend as Backend
+    from moto.servicediscovery.responses import ServiceDiscoveryResponse as Response
+
+    orig: dict[str, Callable[..., Any]] = {
+        name: getattr(Backend, name)
+        for name in (
+            "create_http_namespace",
+            "create_private_dns_namespace",
+            "create_public_dns_namespace",
+            "update_http_namespace",
+            "update_private_dns_namespace",
+            "update_public_dns_namespace",
+            "create_service",
+            "delete_service",
+            "register_instance",
+        )
+    }
+
+    def make_create(name: str) -> Callable[..., Any]:
+        def create(self: Any, **kwargs: Any) -> str:
+            with LOCK:
+                cloudmap.settle()
+                cloudmap.check_new_name(self, kwargs.get("name"))
+                if name == "create_private_dns_namespace":
+                    # moto allows one private DNS namespace per VPC; real
+                    # Cloud Map only refuses the same name (checked above).
+                    others, self.namespaces = self.namespaces, {}
+                    try:
+                        op_id = orig[name](self, **kwargs)
+                    finally:
+                        others.update(self.namespaces)
+                        self.namespaces = others
+                else:
+                    op_id = orig[name](self, **kwargs)
+                cloudmap.created(self, op_id)
+                return op_id
+
+        return create
+
+    def make_update(name: str) -> Callable[..., Any]:
+        def update(self: Any, *args: Any, **kwargs: Any) -> str:
+            with LOCK:
+                cloudmap.settle()
+                op_id = orig[name](self, *args, **kwargs)
+                op = self.operations[op_id]
+                ns = self.namespaces.get(op.targets.get("NAMESPACE"))
+                cloudmap.start(PendingOperation(self, op, ns, lambda: None))
+                return op_id
+
+        return update
+
+    def delete_namespace(self: Any, namespace_id: str) -> str:
+        with LOCK:
+            cloudmap.settle()
+            ns = self.namespaces.get(namespace_id)
+            if ns is None:
+                raise NamespaceNotFound(namespace_id)
+            running = cloudmap.deleting(self, namespace_id)
+            if running is not None:
+                raise cloudmap_error(
+                    "DuplicateRequest",
+                    f"Namespace {namespace_id} is already being deleted.",
+                    duplicate_operation_id=running.op.id,
+                )
+            if any(s.namespace_id == namespace_id for s in self.services.values()):
+                raise cloudmap_error(
+                    "ResourceInUse",
+                    "Namespace has associated services; delete the services "
+                    "before deleting the namespace",
+                )
+            op_id = self._create_operation("DELETE_NAMESPACE", targets={"NAMESPACE": namespace_id})
+            cloudmap.start(
+                PendingOperation(
+                    self,
+                    self.operations[op_id],
+                    ns,
+                    lambda: cloudmap.discard_namespace(self, ns),
+                )
+            )
+            return op_id
+
+    def create_service(self: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            cloudmap.settle()
+            ns_id = kwargs.get("namespace_id") or (kwargs.get("dns_config") or {}).get(
+                "NamespaceId"
+            )
+            if ns_id is not None:
+                if ns_id not in self.namespaces or cloudmap.deleting(self, ns_id):
+                    raise NamespaceNotFound(ns_id)
+                kwargs["namespace_id"] = ns_id
+                wanted = str(kwargs.get("name") or "").lower()
+                for s in self.services.values():
+                    if s.namespace_id == ns_id and str(s.name).lower() == wanted:
+                        raise cloudmap_error(
+                            "ServiceAlreadyExists",
+                            f"Service {kwargs.get('name')} already exists.",
+                            creator_request_id=s.creator_request_id,
+                            service_id=s.id,
+                            service_arn=s.arn,
+                        )
+            return orig["create_service"](self, **kwargs)
+
+    def delete_service(self: Any, service_id: str) -> None:
+        with LOCK:
+            svc = self.services.get(service_id)
+            if svc is None:
+                raise ServiceNotFound(service_id)
+            if svc.instances:
+                raise cloudmap_error(
+                    "ResourceInUse",
+                    "Service contains registered instances; delete the instances "
+                    "before deleting the service",
+                )
+            return orig["delete_service"](self, service_id)
+
+    def register_instance(self: Any, **kwargs: Any) -> str:
+        with LOCK:
+            svc = self.get_service(kwargs.get("service_id"))
+            # Re-registering an instance id replaces the instance.
+            svc.instances = [
+                i for i in svc.instances if i.instance_id != kwargs.get("instance_id")
+            ]
+            return orig["register_instance"](self, **kwargs)
+
+    def list_operations(self: Any) -> Iterable[Any]:
+        # moto drops every operation whose target is not an existing namespace.
+        return list(self.operations.values())
+
+    for kind in ("http", "private_dns", "public_dns"):
+        setattr(Backend, f"create_{kind}_namespace", make_create(f"create_{kind}_namespace"))
+        setattr(Backend, f"update_{kind}_namespace", make_update(f"update_{kind}_namespace"))
+    Backend.delete_namespace = delete_namespace  # type: ignore[method-assign]
+    Backend.create_service = create_service  # type: ignore[method-assign]
+    Backend.delete_service = delete_service  # type: ignore[method-assign]
+    Backend.register_instance = register_instance  # type: ignore[method-assign]
+    Backend.list_operations = list_operations  # type: ignore[method-assign]
+
+    orig_op_json: Callable[..., Any] = Operation.to_json
+
+    def op_to_json(self: Any, short: bool = False) -> dict[str, Any]:
+        out = orig_op_json(self, short)
+        error = getattr(self, "_sim_error", None)
+        if error is not None and not short:
+            out["ErrorCode"], out["ErrorMessage"] = error
+        return out
+
+    Operation.to_json = op_to_json  # type: ignore[method-assign]
+
+    # --- responses: Filters and paging, and moto's "operationId" typo.
+    def filtered(
+        params: dict[str, Any], items: list[Any], fields: dict[str, Callable[[Any], Any]]
+    ) -> list[Any]:
+        for f in params.get("Filters") or []:
+            name = f.get("Name")
+            condition = f.get("Condition") or "EQ"
+            values = f.get("Values") or []
+            if name == "UPDATE_DATE" and "UPDATE_DATE" in fields:
+                try:
+                    lo, hi = (float(v) for v in values)
+                except ValueError:
+                    raise InvalidInput(
+                        "UPDATE_DATE takes BETWEEN and two epoch-second values"
+                    ) from None
+                items = [i for i in items if lo <= fields[name](i) <= hi]
+                continue
+            if name == "STATUS":
+                values = ["SUCCESS" if v == "SUCCEED" else v for v in values]
+            get = fields.get(name)
+            if get is not None:
+                items = [i for i in items if cloudmap.matches(get(i), condition, values)]
+        return items
+
+    def params_of(resp: Any) -> dict[str, Any]:
+        try:
+            return json.loads(resp.body or "{}") or {}
+        except (TypeError, ValueError):
+            return {}
+
+    def listed(key: str, params: dict[str, Any], items: list[Any], short: bool = False) -> str:
+        page, token = cloudmap.page(params, items)
+        out: dict[str, Any] = {
+            key: [i.to_json(short=True) if short else i.to_json() for i in page]
+        }
+        if token:
+            out["NextToken"] = token
+        return json.dumps(out)
+
+    def resp_list_operations(self: Any) -> str:
+        params = params_of(self)
+        ops = filtered(
+            params,
+            list(self.servicediscovery_backend.list_operations()),
+            {
+                "NAMESPACE_ID": lambda o: o.targets.get("NAMESPACE"),
+                "SERVICE_ID": lambda o: o.targets.get("SERVICE"),
+                "STATUS": lambda o: o.status,
+                "TYPE": lambda o: o.operation_type,
+                "UPDATE_DATE": lambda o: float(o.updated),
+            },
+        )
+        return listed("Operations", params, ops, short=True)
+
+    def resp_list_namespaces(self: Any) -> str:
+        params = params_of(self)
+        namespaces = filtered(
+            params,
+            list(self.servicediscovery_backend.list_namespaces()),
+            {
+                "TYPE": lambda n: n.type,
+                "NAME": lambda n: n.name,
+                "HTTP_NAME": lambda n: (n.http_properties or {}).get("HttpName", n.name),
+            },
+        )
+        return listed("Namespaces", params, namespaces)
+
+    def resp_list_services(self: Any) -> str:
+        params = params_of(self)
+        services = filtered(
+            params,
+            list(self.servicediscovery_backend.list_services()),
+            {"NAMESPACE_ID": lambda s: s.namespace_id},
+        )
+        return listed("Services", params, services)
+
+    orig_update_http: Callable[..., Any] = Response.update_http_namespace
+
+    def resp_update_http_namespace(self: Any) -> str:
+        out = json.loads(orig_update_http(self))
+        if "operationId" in out:
+            out["OperationId"] = out.pop("operationId")
+        return json.dumps(out)
+
+    Response.list_operations = resp_list_operations  # type: ignore[method-assign]
+    Response.list_namespaces = resp_list_namespaces  # type: ignore[method-assign]
+    Response.list_services = resp_list_services  # type: ignore[method-assign]
+    Response.update_http_namespace = resp_update_http_namespace  # type: ignore[method-assign]
+
+
+class LockingMiddleware:
+    """Serialise ECS, Cloud Map and /moto-api requests with the simulation
+    thread; settle due Cloud Map operations before each Cloud Map request."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], cloudmap: CloudMapSim) -> None:
         self.app = app
+        self.cloudmap = cloudmap
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         path = environ.get("PATH_INFO", "")
-        if not (target.startswith(ECS_TARGET_PREFIX) or path.startswith("/moto-api")):
+        cloudmap = target.startswith(CLOUDMAP_TARGET_PREFIX)
+        if not (
+            cloudmap or target.startswith(ECS_TARGET_PREFIX) or path.startswith("/moto-api")
+        ):
             return self.app(environ, start_response)
         with LOCK:
+            if cloudmap:
+                self.cloudmap.settle()
             result = self.app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -731,7 +1446,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(env ECS_SIM_ROLLOUT_DELAY, default 1.0)",
     )
     p.add_argument(
-        "--no-scheduler", action="store_true", help="plain moto, no ECS simulation"
+        "--cloudmap-operation-delay",
+        type=float,
+        default=env_float("CLOUDMAP_SIM_OPERATION_DELAY", 1.0),
+        help="seconds a Cloud Map namespace operation stays SUBMITTED/PENDING "
+        "(env CLOUDMAP_SIM_OPERATION_DELAY, default 1.0)",
+    )
+    p.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="plain moto, no ECS or Cloud Map simulation",
     )
     p.add_argument(
         "--verbose", action="store_true", help="log simulated transitions to stderr"
@@ -741,6 +1465,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--tick must be > 0")
     if args.rollout_delay < 0:
         p.error("--rollout-delay must be >= 0")
+    if args.cloudmap_operation_delay < 0:
+        p.error("--cloudmap-operation-delay must be >= 0")
     return args
 
 
@@ -759,9 +1485,11 @@ def main(argv: list[str] | None = None) -> None:
 
     app: Any = DomainDispatcherApplication(create_backend_app)
     if not args.no_scheduler:
-        sched = Scheduler(args.rollout_delay)
+        cloudmap = CloudMapSim(args.cloudmap_operation_delay)
+        sched = Scheduler(args.rollout_delay, cloudmap)
         install_hooks(sched)
-        app = LockingMiddleware(app)
+        install_cloudmap_hooks(cloudmap)
+        app = LockingMiddleware(app, cloudmap)
 
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
@@ -784,7 +1512,8 @@ def main(argv: list[str] | None = None) -> None:
     sim = (
         "ECS scheduler simulation off"
         if args.no_scheduler
-        else f"ECS scheduler simulation on (tick {args.tick}s, rollout delay {args.rollout_delay}s)"
+        else f"ECS scheduler simulation on (tick {args.tick}s, rollout delay "
+        f"{args.rollout_delay}s, Cloud Map operation delay {args.cloudmap_operation_delay}s)"
     )
     print(
         f"moto {moto.__version__} serving on http://{args.host}:{port} - {sim}",

@@ -6,8 +6,9 @@ requirements-test.txt)::
 
     python -m pytest hack/moto/test_server.py
 
-Each test starts from its own cluster; one server subprocess is shared by
-the module (a second one, with --no-scheduler, by the plain-moto test).
+Each test starts from its own cluster (and its own Cloud Map namespaces);
+one server subprocess is shared by the module (a second one, with
+--no-scheduler, by the plain-moto test).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from botocore.exceptions import ClientError
 
 SERVER = Path(__file__).with_name("server.py")
 ROLLOUT_DELAY = 1.0
+CLOUDMAP_DELAY = 1.0
 TICK = 0.2
 WAIT = 10.0  # bound for every eventual condition
 STARTUP = 60.0  # importing moto takes a few seconds
@@ -43,14 +45,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def client(endpoint: str, service: str) -> Any:
+def client(endpoint: str, service: str, **config: Any) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"max_attempts": 1}, **config),
     )
 
 
@@ -100,13 +102,27 @@ def start_server(*extra: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with start_server("--rollout-delay", str(ROLLOUT_DELAY), "--tick", str(TICK)) as ep:
+    with start_server(
+        "--rollout-delay",
+        str(ROLLOUT_DELAY),
+        "--tick",
+        str(TICK),
+        "--cloudmap-operation-delay",
+        str(CLOUDMAP_DELAY),
+    ) as ep:
         yield ep
 
 
 @pytest.fixture
 def ecs(endpoint: str) -> Any:
     return client(endpoint, "ecs")
+
+
+@pytest.fixture
+def sd(endpoint: str) -> Any:
+    # DiscoverInstances has the endpoint host prefix "data-": without
+    # inject_host_prefix=False boto3 would call http://data-127.0.0.1:PORT.
+    return client(endpoint, "servicediscovery", inject_host_prefix=False)
 
 
 @pytest.fixture
@@ -397,3 +413,382 @@ def test_no_scheduler_is_plain_moto() -> None:
         svc = describe(ecs, "plain", "s")
         assert svc["runningCount"] == 0
         assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+
+
+# --------------------------------------------------------------------------
+# Cloud Map
+
+
+def error_of(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, dict[str, Any]]:
+    resp = err.value.response
+    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"], resp
+
+
+def wait_operation(sd: Any, op_id: str) -> dict[str, Any]:
+    return wait_for(
+        f"operation {op_id} done",
+        lambda: sd.get_operation(OperationId=op_id)["Operation"],
+        lambda op: op["Status"] in ("SUCCESS", "FAIL"),
+    )
+
+
+def http_namespace(sd: Any, prefix: str = "ns") -> tuple[str, str]:
+    """(namespace id, name) of a new HTTP namespace, once created."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    op = wait_operation(sd, sd.create_http_namespace(Name=name)["OperationId"])
+    assert op["Status"] == "SUCCESS", op
+    return op["Targets"]["NAMESPACE"], name
+
+
+def cm_service(sd: Any, ns_id: str, name: str = "web") -> dict[str, Any]:
+    return sd.create_service(Name=name, NamespaceId=ns_id)["Service"]
+
+
+def instances(sd: Any, service_id: str) -> dict[str, dict[str, str]]:
+    return {
+        i["Id"]: i["Attributes"]
+        for i in sd.list_instances(ServiceId=service_id)["Instances"]
+    }
+
+
+def wait_instances(sd: Any, service_id: str, n: int) -> dict[str, dict[str, str]]:
+    return wait_for(
+        f"{n} instances in {service_id}",
+        lambda: instances(sd, service_id),
+        lambda got: len(got) == n,
+    )
+
+
+def test_service_registries_follow_running_tasks(
+    ecs: Any, sd: Any, cluster: str, task_defs: Any
+) -> None:
+    family, td1, td2 = task_defs
+    ns_id, ns_name = http_namespace(sd)
+    cms = cm_service(sd, ns_id)
+    registries = [{"registryArn": cms["Arn"], "containerName": "app", "containerPort": 8080}]
+
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    created = ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=td1,
+        desiredCount=2,
+        serviceRegistries=registries,
+    )["service"]
+    assert created["serviceRegistries"] == registries
+    # Nothing is registered before the tasks run.
+    assert instances(sd, cms["Id"]) == {}
+    svc = wait_for("steady", lambda: describe(ecs, cluster, name), steady(td1, 2))
+    assert svc["serviceRegistries"] == registries
+
+    got = wait_instances(sd, cms["Id"], 2)
+    ips = set()
+    for instance_id, attrs in got.items():
+        assert len(instance_id) == 32 and int(instance_id, 16) >= 0
+        assert attrs["AWS_INSTANCE_IPV4"].startswith("10.")
+        ips.add(attrs["AWS_INSTANCE_IPV4"])
+        assert attrs["AWS_INSTANCE_PORT"] == "8080"
+        assert attrs["AWS_INIT_HEALTH_STATUS"] == "HEALTHY"
+        assert attrs["ECS_CLUSTER_NAME"] == cluster
+        assert attrs["ECS_SERVICE_NAME"] == name
+        assert attrs["ECS_TASK_DEFINITION_FAMILY"] == family
+        assert attrs["AVAILABILITY_ZONE"] in ("us-east-1a", "us-east-1b", "us-east-1c")
+        assert attrs["REGION"] == "us-east-1"
+    assert len(ips) == 2
+
+    found = sd.discover_instances(NamespaceName=ns_name, ServiceName="web")["Instances"]
+    assert {i["InstanceId"] for i in found} == set(got)
+    assert all(i["HealthStatus"] == "HEALTHY" for i in found)
+
+    # Scale up and down: one instance per running task; survivors keep their id.
+    ecs.update_service(cluster=cluster, service=name, desiredCount=3)
+    wait_for("scaled to 3", lambda: describe(ecs, cluster, name), steady(td1, 3))
+    three = wait_instances(sd, cms["Id"], 3)
+    assert set(got) <= set(three)
+    ecs.update_service(cluster=cluster, service=name, desiredCount=1)
+    wait_for("scaled to 1", lambda: describe(ecs, cluster, name), steady(td1, 1))
+    one = wait_instances(sd, cms["Id"], 1)
+    assert set(one) <= set(three)
+
+    # A rollout keeps the old task registered until the new one runs.
+    ecs.update_service(cluster=cluster, service=name, taskDefinition=td2)
+    assert set(instances(sd, cms["Id"])) == set(one)
+    wait_for("td2 rolled out", lambda: describe(ecs, cluster, name), steady(td2, 1))
+    new = wait_for(
+        "instance replaced",
+        lambda: instances(sd, cms["Id"]),
+        lambda got: len(got) == 1 and not set(got) & set(one),
+    )
+    assert list(new.values())[0]["ECS_TASK_DEFINITION_FAMILY"] == family
+
+
+def test_service_registry_switch_moves_instances(
+    ecs: Any, sd: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    ns_id, _ = http_namespace(sd)
+    old = cm_service(sd, ns_id, "old")
+    new = cm_service(sd, ns_id, "new")
+    name, before = create_steady(
+        ecs, cluster, td1, serviceRegistries=[{"registryArn": old["Arn"], "port": 80}]
+    )
+    old_ids = wait_instances(sd, old["Id"], 2)
+    assert all(a["AWS_INSTANCE_PORT"] == "80" for a in old_ids.values())
+
+    registries = [{"registryArn": new["Arn"]}]
+    updated = ecs.update_service(cluster=cluster, service=name, serviceRegistries=registries)[
+        "service"
+    ]
+    # A new deployment, as in ECS; the old tasks stay where they were.
+    assert updated["serviceRegistries"] == registries
+    assert primary(updated)["id"] != before["deployments"][0]["id"]
+    assert primary(updated)["rolloutState"] == "IN_PROGRESS"
+    assert set(instances(sd, old["Id"])) == set(old_ids)
+    assert instances(sd, new["Id"]) == {}
+
+    wait_for("rolled out", lambda: describe(ecs, cluster, name), steady(td1, 2))
+    moved = wait_instances(sd, new["Id"], 2)
+    assert all("AWS_INSTANCE_PORT" not in a for a in moved.values())
+    wait_instances(sd, old["Id"], 0)
+    # Nothing registered in "old" any more: it can be deleted.
+    sd.delete_service(Id=old["Id"])
+
+
+def test_rollback_restores_service_registries(
+    ecs: Any, sd: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, td2 = task_defs
+    ns_id, _ = http_namespace(sd)
+    old = cm_service(sd, ns_id, "old")
+    new = cm_service(sd, ns_id, "new")
+    registries = [{"registryArn": old["Arn"]}]
+    name, _ = create_steady(
+        ecs,
+        cluster,
+        td1,
+        serviceRegistries=registries,
+        tags=[{"key": FAILURE_TAG, "value": "true"}],
+    )
+    ids = wait_instances(sd, old["Id"], 2)
+    ecs.update_service(
+        cluster=cluster,
+        service=name,
+        taskDefinition=td2,
+        serviceRegistries=[{"registryArn": new["Arn"]}],
+    )
+    svc = wait_for(
+        "rollback",
+        lambda: describe(ecs, cluster, name),
+        lambda s: any(d["rolloutState"] == "FAILED" for d in s["deployments"]),
+    )
+    assert svc["taskDefinition"] == td1
+    assert svc["serviceRegistries"] == registries
+    wait_for("failed deployment gone", lambda: describe(ecs, cluster, name), steady(td1, 2))
+    # The old tasks never stopped: same instances, nothing in "new".
+    assert set(instances(sd, old["Id"])) == set(ids)
+    assert instances(sd, new["Id"]) == {}
+
+
+def test_deleted_service_deregisters_its_instances(
+    ecs: Any, sd: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    ns_id, _ = http_namespace(sd)
+    cms = cm_service(sd, ns_id)
+    name, _ = create_steady(ecs, cluster, td1, serviceRegistries=[{"registryArn": cms["Arn"]}])
+    wait_instances(sd, cms["Id"], 2)
+
+    assert ecs.delete_service(cluster=cluster, service=name, force=True)["service"][
+        "status"
+    ] == "DRAINING"
+    # The tasks are still draining: still registered.
+    assert len(instances(sd, cms["Id"])) == 2
+    wait_for("INACTIVE", lambda: describe(ecs, cluster, name), lambda s: s["status"] == "INACTIVE")
+    wait_instances(sd, cms["Id"], 0)
+    sd.delete_service(Id=cms["Id"])
+    op = wait_operation(sd, sd.delete_namespace(Id=ns_id)["OperationId"])
+    assert op["Status"] == "SUCCESS"
+
+
+def test_cloudmap_resource_in_use(sd: Any) -> None:
+    ns_id, _ = http_namespace(sd)
+    cms = cm_service(sd, ns_id)
+    sd.register_instance(
+        ServiceId=cms["Id"], InstanceId="i-1", Attributes={"AWS_INSTANCE_IPV4": "10.9.9.9"}
+    )
+    # Re-registering the same id replaces it (moto would keep two).
+    sd.register_instance(
+        ServiceId=cms["Id"], InstanceId="i-1", Attributes={"AWS_INSTANCE_IPV4": "10.9.9.8"}
+    )
+    assert instances(sd, cms["Id"]) == {"i-1": {"AWS_INSTANCE_IPV4": "10.9.9.8"}}
+
+    with pytest.raises(ClientError) as err:
+        sd.delete_service(Id=cms["Id"])
+    code, status, resp = error_of(err)
+    assert (code, status) == ("ResourceInUse", 409)
+    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "ResourceInUse"
+    assert "registered instances" in resp["Error"]["Message"]
+
+    with pytest.raises(ClientError) as err:
+        sd.delete_namespace(Id=ns_id)
+    code, status, resp = error_of(err)
+    assert (code, status) == ("ResourceInUse", 409)
+    assert "services" in resp["Error"]["Message"]
+
+    sd.deregister_instance(ServiceId=cms["Id"], InstanceId="i-1")
+    sd.delete_service(Id=cms["Id"])
+    with pytest.raises(ClientError) as err:
+        sd.delete_service(Id=cms["Id"])
+    assert error_of(err)[0] == "ServiceNotFound"
+    op = wait_operation(sd, sd.delete_namespace(Id=ns_id)["OperationId"])
+    assert op["Status"] == "SUCCESS"
+
+
+def test_namespace_operations_are_asynchronous(sd: Any) -> None:
+    name = f"async-{uuid.uuid4().hex[:8]}"
+    op_id = sd.create_http_namespace(Name=name, CreatorRequestId="req-1")["OperationId"]
+    op = sd.get_operation(OperationId=op_id)["Operation"]
+    assert op["Status"] in ("SUBMITTED", "PENDING")
+    assert op["Type"] == "CREATE_NAMESPACE"
+    ns_id = op["Targets"]["NAMESPACE"]
+    # Not visible until the operation succeeded.
+    with pytest.raises(ClientError) as err:
+        sd.get_namespace(Id=ns_id)
+    assert error_of(err)[0] == "NamespaceNotFound"
+    assert ns_id not in [n["Id"] for n in sd.list_namespaces()["Namespaces"]]
+    with pytest.raises(ClientError) as err:
+        sd.create_service(Name="web", NamespaceId=ns_id)
+    assert error_of(err)[0] == "NamespaceNotFound"
+    # Same name while it is being created: DuplicateRequest with the operation.
+    with pytest.raises(ClientError) as err:
+        sd.create_http_namespace(Name=name, CreatorRequestId="req-1")
+    code, status, resp = error_of(err)
+    assert (code, status) == ("DuplicateRequest", 409)
+    assert resp["DuplicateOperationId"] == op_id
+
+    op = wait_for(
+        "PENDING",
+        lambda: sd.get_operation(OperationId=op_id)["Operation"],
+        lambda op: op["Status"] != "SUBMITTED",
+    )
+    assert op["Status"] == "PENDING"
+    started = time.monotonic()
+    op = wait_operation(sd, op_id)
+    assert op["Status"] == "SUCCESS"
+    assert "ErrorCode" not in op
+    assert time.monotonic() - started < CLOUDMAP_DELAY + 1
+    assert op["UpdateDate"] > op["CreateDate"]
+    assert sd.get_namespace(Id=ns_id)["Namespace"]["Name"] == name
+    statuses = {
+        o["Id"]: o["Status"]
+        for o in sd.list_operations(
+            Filters=[{"Name": "NAMESPACE_ID", "Values": [ns_id], "Condition": "EQ"}]
+        )["Operations"]
+    }
+    assert statuses == {op_id: "SUCCESS"}
+
+    # Now it exists: NamespaceAlreadyExists, with its id and request id.
+    with pytest.raises(ClientError) as err:
+        sd.create_http_namespace(Name=name)
+    code, status, resp = error_of(err)
+    assert (code, status) == ("NamespaceAlreadyExists", 400)
+    assert resp["NamespaceId"] == ns_id and resp["CreatorRequestId"] == "req-1"
+
+    # Updates: applied at once, operation status lags.
+    upd = sd.update_http_namespace(Id=ns_id, Namespace={"Description": "d"})["OperationId"]
+    assert sd.get_operation(OperationId=upd)["Operation"]["Status"] in ("SUBMITTED", "PENDING")
+    assert wait_operation(sd, upd)["Status"] == "SUCCESS"
+
+    # Deletion: still visible while the operation runs.
+    del_id = sd.delete_namespace(Id=ns_id)["OperationId"]
+    assert sd.get_operation(OperationId=del_id)["Operation"]["Status"] in ("SUBMITTED", "PENDING")
+    assert sd.get_namespace(Id=ns_id)["Namespace"]["Id"] == ns_id
+    with pytest.raises(ClientError) as err:
+        sd.delete_namespace(Id=ns_id)
+    assert error_of(err)[2]["DuplicateOperationId"] == del_id
+    assert wait_operation(sd, del_id)["Status"] == "SUCCESS"
+    with pytest.raises(ClientError) as err:
+        sd.get_namespace(Id=ns_id)
+    assert error_of(err)[0] == "NamespaceNotFound"
+    # Operations outlive their namespace (moto's ListOperations dropped them).
+    listed = {o["Id"] for o in sd.list_operations()["Operations"]}
+    assert {op_id, upd, del_id} <= listed
+    assert sd.get_operation(OperationId=op_id)["Operation"]["Status"] == "SUCCESS"
+
+
+def test_namespace_simulate_fail(sd: Any) -> None:
+    name = f"x-simulate-fail-{uuid.uuid4().hex[:8]}"
+    op_id = sd.create_private_dns_namespace(Name=name, Vpc="vpc-fail")["OperationId"]
+    op = wait_operation(sd, op_id)
+    assert op["Status"] == "FAIL"
+    assert op["ErrorCode"] == "CANNOT_CREATE_HOSTED_ZONE"
+    assert op["ErrorMessage"].startswith("The VPC does not exist")
+    with pytest.raises(ClientError) as err:
+        sd.get_namespace(Id=op["Targets"]["NAMESPACE"])
+    assert error_of(err)[0] == "NamespaceNotFound"
+    failed = sd.list_operations(Filters=[{"Name": "STATUS", "Values": ["FAIL"]}])["Operations"]
+    assert {"Id": op_id, "Status": "FAIL"} in failed
+
+
+def test_private_dns_namespaces_share_a_vpc(sd: Any) -> None:
+    vpc = f"vpc-{uuid.uuid4().hex[:8]}"
+    ops = [
+        sd.create_private_dns_namespace(Name=f"{n}-{vpc}.local", Vpc=vpc)["OperationId"]
+        for n in ("a", "b")
+    ]
+    assert [wait_operation(sd, o)["Status"] for o in ops] == ["SUCCESS", "SUCCESS"]
+    names = {
+        n["Name"]
+        for n in sd.list_namespaces(
+            Filters=[{"Name": "NAME", "Values": [f"a-{vpc}"], "Condition": "BEGINS_WITH"}]
+        )["Namespaces"]
+    }
+    assert names == {f"a-{vpc}.local"}
+
+
+def test_list_services_filter_and_paging(sd: Any) -> None:
+    ns1, _ = http_namespace(sd)
+    ns2, _ = http_namespace(sd)
+    for n in ("a", "b", "c"):
+        cm_service(sd, ns1, n)
+    cm_service(sd, ns2, "a")
+    with pytest.raises(ClientError) as err:
+        cm_service(sd, ns1, "a")
+    code, _, resp = error_of(err)
+    assert code == "ServiceAlreadyExists" and resp["ServiceId"].startswith("srv-")
+
+    f = [{"Name": "NAMESPACE_ID", "Values": [ns1], "Condition": "EQ"}]
+    first = sd.list_services(Filters=f, MaxResults=2)
+    assert len(first["Services"]) == 2 and first["NextToken"]
+    rest = sd.list_services(Filters=f, MaxResults=2, NextToken=first["NextToken"])
+    assert "NextToken" not in rest
+    assert {s["Name"] for s in first["Services"] + rest["Services"]} == {"a", "b", "c"}
+
+
+def test_discover_instances_host_prefix(endpoint: str, sd: Any) -> None:
+    # The API model gives DiscoverInstances the host prefix "data-"; botocore
+    # applies it to a custom endpoint_url unless inject_host_prefix=False.
+    class Stop(Exception):
+        pass
+
+    seen: list[str] = []
+
+    def stop(request: Any, **_: Any) -> None:
+        seen.append(request.url)
+        raise Stop  # do not try to resolve data-127.0.0.1
+
+    def record(request: Any, **_: Any) -> None:
+        seen.append(request.url)
+
+    default = client(endpoint, "servicediscovery")
+    default.meta.events.register("before-send", stop)
+    with pytest.raises(Stop):
+        default.discover_instances(NamespaceName="none", ServiceName="none")
+    assert seen == [endpoint.replace("http://", "http://data-") + "/"]
+
+    seen.clear()
+    sd.meta.events.register("before-send", record)
+    with pytest.raises(ClientError) as err:
+        sd.discover_instances(NamespaceName="none", ServiceName="none")
+    assert error_of(err)[0] == "NamespaceNotFound"
+    assert seen == [endpoint + "/"]

@@ -35,6 +35,9 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tag};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new("has(self.cluster) != has(self.clusterRef)")
+        .message("set exactly one of cluster and clusterRef")
+        .field_path(".clusterRef"),
     validation = Rule::new("has(self.taskDefinitionRef) != has(self.taskDefinition)")
         .message("set exactly one of taskDefinitionRef and taskDefinition")
         .field_path(".taskDefinitionRef"),
@@ -59,11 +62,27 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tag};
     validation = Rule::new("!has(self.deploymentController) || self.deploymentController == 'ECS' || !has(self.deploymentConfiguration) || !has(self.deploymentConfiguration.deploymentCircuitBreaker)")
         .message("deploymentCircuitBreaker is only supported with the ECS deployment controller")
         .field_path(".deploymentConfiguration.deploymentCircuitBreaker"),
+    validation = Rule::new("!has(self.autoScaling) || !has(self.autoScaling.targetTracking) || has(self.loadBalancers) || !self.autoScaling.targetTracking.exists(p, has(p.predefinedMetric) && p.predefinedMetric.type == 'ALBRequestCountPerTarget')")
+        .message("ALBRequestCountPerTarget needs a load balancer: set spec.loadBalancers")
+        .field_path(".autoScaling.targetTracking"),
+    validation = Rule::new("!has(self.autoScaling) || !has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON'")
+        .message("autoScaling cannot be set with schedulingStrategy DAEMON")
+        .field_path(".autoScaling"),
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+        .message("region cannot change after creation: create a new object in the other Region")
+        .field_path(".region"),
 )]
 pub struct ECSServiceSpec {
-    /// Cluster the service runs in: a name or a cluster ARN. Cannot change after creation.
+    /// Cluster the service runs in: a name or a cluster ARN. Set exactly one of `cluster` and
+    /// `clusterRef`. Cannot change after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
-    pub cluster: String,
+    pub cluster: Option<String>,
+
+    /// An ECSCluster object in the same namespace to run in; the service waits until the
+    /// cluster is Ready. Set exactly one of `cluster` and `clusterRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_ref: Option<LocalObjectReference>,
 
     /// ECS service name (letters, digits, `-`, `_`; up to 255; starts with a letter).
     /// Defaults to `metadata.name`. Cannot change after creation.
@@ -194,6 +213,32 @@ pub struct ECSServiceSpec {
     /// Take over an existing ECS service of the same name that was not created by this object.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt_existing: bool,
+
+    /// Register the service's tasks in AWS Cloud Map so clients find them by DNS or by the
+    /// DiscoverInstances API. The operator creates and owns the Cloud Map service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_discovery: Option<ServiceDiscovery>,
+
+    /// Application Auto Scaling of the service's task count: the scalable target, target
+    /// tracking and step scaling policies (with their CloudWatch alarms) and scheduled
+    /// actions, all created and owned by the operator. While set, `desiredCount` is only the
+    /// initial count; removing it deregisters the target and `desiredCount` applies again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<AutoScaling>,
+
+    /// AWS Region to run the service in, e.g. `eu-west-1`. Defaults to the operator's
+    /// Region. Cannot change after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    pub region: Option<String>,
+
+    /// IAM role (ARN) the operator assumes to manage this object's AWS resources, for another
+    /// account. Wins over the namespace's `ecs-operator.dev/aws-role-arn` annotation; without
+    /// either, the operator's own identity is used. Moving to a role in another account
+    /// leaves the resources in the old account behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub role_arn: Option<String>,
 }
 
 fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -455,7 +500,17 @@ pub struct ECSServiceStatus {
     /// Deletion policy in effect (spec or operator default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
-    /// Ready, Progressing, Reconciling and Stalled conditions.
+    /// AWS account the resources are in: the `roleArn`'s (or the namespace's role's), or the
+    /// operator's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_id: Option<String>,
+    /// Cloud Map registration (with `spec.serviceDiscovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_discovery: Option<DiscoveryStatus>,
+    /// Application Auto Scaling as applied (with `spec.autoScaling`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<AutoScalingStatus>,
+    /// Ready, Progressing, Reconciling, Stalled and ScalingActive conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -515,4 +570,645 @@ pub fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect()
+}
+
+/// Cloud Map service discovery for an ECS service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.namespaceRef) != has(self.namespaceId)")
+        .message("set exactly one of namespaceRef and namespaceId")
+        .field_path(".namespaceRef"),
+    validation = Rule::new("!(has(self.healthCheckCustomConfig) && has(self.healthCheckConfig))")
+        .message("set at most one of healthCheckCustomConfig and healthCheckConfig")
+        .field_path(".healthCheckConfig"),
+    validation = Rule::new("!has(self.dnsConfig) || !self.dnsConfig.dnsRecords.exists(r, r.type == 'SRV') || (has(self.containerName) && has(self.containerPort))")
+        .message("SRV records need containerName and containerPort (the port clients connect to)")
+        .field_path(".containerPort"),
+    validation = Rule::new("has(self.containerName) == has(self.containerPort)")
+        .message("set containerName and containerPort together")
+        .field_path(".containerName"),
+)]
+pub struct ServiceDiscovery {
+    /// A CloudMapNamespace object in the same namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_ref: Option<LocalObjectReference>,
+    /// Id of a Cloud Map namespace the operator does not manage, e.g. `ns-abcdefghijklmnop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^ns-[a-z0-9]{16,64}$"))]
+    pub namespace_id: Option<String>,
+    /// Cloud Map service name (the DNS label clients use). Defaults to the ECS service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?$")
+    )]
+    pub name: Option<String>,
+    /// DNS records Cloud Map keeps for each task (DNS namespaces only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_config: Option<DnsConfig>,
+    /// Let ECS report task health to Cloud Map (recommended for private namespaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_custom_config: Option<HealthCheckCustomConfig>,
+    /// Route 53 health checks (public DNS namespaces only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_config: Option<HealthCheckConfig>,
+    /// Container whose port is registered (needed for SRV records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub container_name: Option<String>,
+    /// Container port registered with the instances (needed for SRV records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: Option<i32>,
+}
+
+/// DNS configuration of a Cloud Map service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.dnsRecords.all(r, self.dnsRecords.exists_one(s, s.type == r.type))")
+    .message("each record type may appear once")
+    .field_path(".dnsRecords"))]
+pub struct DnsConfig {
+    /// `MULTIVALUE` (default; up to eight healthy records) or `WEIGHTED` (one at random).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_policy: Option<RoutingPolicy>,
+    /// Records to create for each task: `A`, `AAAA` or `SRV`, each at most once.
+    #[schemars(length(min = 1, max = 3))]
+    pub dns_records: Vec<DnsRecord>,
+}
+
+/// DNS routing policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum RoutingPolicy {
+    MULTIVALUE,
+    WEIGHTED,
+}
+
+/// One DNS record type with its TTL.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecord {
+    /// `A`, `AAAA` or `SRV`.
+    #[serde(rename = "type")]
+    pub type_: DnsRecordType,
+    /// TTL in seconds (0-2147483647).
+    #[serde(rename = "ttl")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub ttl: i64,
+}
+
+/// DNS record type.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum DnsRecordType {
+    #[default]
+    A,
+    AAAA,
+    SRV,
+}
+
+/// Health reported by ECS to Cloud Map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckCustomConfig {
+    /// Deprecated by Cloud Map (always 1); accepted for compatibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10))]
+    pub failure_threshold: Option<i32>,
+}
+
+/// Route 53 health check (public DNS namespaces).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckConfig {
+    /// `HTTP`, `HTTPS` or `TCP`.
+    #[serde(rename = "type")]
+    pub type_: HealthCheckType,
+    /// Path requested by HTTP(S) checks, e.g. `/health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    pub resource_path: Option<String>,
+    /// Consecutive failures before unhealthy (1-10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10))]
+    pub failure_threshold: Option<i32>,
+}
+
+/// Route 53 health check type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum HealthCheckType {
+    #[default]
+    HTTP,
+    HTTPS,
+    TCP,
+}
+
+/// Cloud Map registration of the service, as observed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryStatus {
+    /// Cloud Map namespace id.
+    pub namespace_id: String,
+    /// Cloud Map service id.
+    pub service_id: String,
+    /// Cloud Map service ARN (the ECS service's registry).
+    pub service_arn: String,
+    /// Name clients use: `<service>.<namespace>` for DNS namespaces; for HTTP namespaces,
+    /// DiscoverInstances with this namespace and service name.
+    pub discovery_name: String,
+    /// Hash of the settings the Cloud Map service was created with (record types, routing,
+    /// health check type); a change of those needs a new Cloud Map service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_with: Option<String>,
+    /// Previous Cloud Map services to delete once no instances remain in them (after a
+    /// change that needed a new one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_service_ids: Vec<String>,
+}
+
+/// Application Auto Scaling of the service's desired count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.minCapacity <= self.maxCapacity")
+        .message("minCapacity must not exceed maxCapacity")
+        .field_path(".minCapacity"),
+    validation = Rule::new("!has(self.targetTracking) || !has(self.stepScaling) || self.targetTracking.all(p, !self.stepScaling.exists(q, q.name == p.name))")
+        .message("policy names must be unique across targetTracking and stepScaling")
+        .field_path(".stepScaling"),
+)]
+pub struct AutoScaling {
+    /// Fewest tasks the scaler may set (0-100000).
+    #[schemars(range(min = 0, max = 100000))]
+    pub min_capacity: i32,
+    /// Most tasks the scaler may set (0-100000).
+    #[schemars(range(min = 0, max = 100000))]
+    pub max_capacity: i32,
+    /// Suspend scaling activities (Application Auto Scaling's SuspendedState).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<SuspendedState>,
+    /// Target tracking policies (up to 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(q, q.name == p.name))").message("targetTracking policy names must be unique"))]
+    pub target_tracking: Vec<TargetTrackingPolicy>,
+    /// Step scaling policies, each triggered by a CloudWatch alarm the operator creates (up to 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(q, q.name == p.name))").message("stepScaling policy names must be unique"))]
+    pub step_scaling: Vec<StepScalingPolicy>,
+    /// Scheduled actions that change the capacity range at given times (up to 50).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, b.name == a.name))").message("scheduled action names must be unique"))]
+    pub scheduled: Vec<ScheduledScaling>,
+}
+
+/// Which scaling activities are suspended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspendedState {
+    /// Policies do not scale in.
+    #[serde(default)]
+    pub dynamic_scaling_in_suspended: bool,
+    /// Policies do not scale out.
+    #[serde(default)]
+    pub dynamic_scaling_out_suspended: bool,
+    /// Scheduled actions do not run.
+    #[serde(default)]
+    pub scheduled_scaling_suspended: bool,
+}
+
+impl SuspendedState {
+    pub fn any(&self) -> bool {
+        self.dynamic_scaling_in_suspended
+            || self.dynamic_scaling_out_suspended
+            || self.scheduled_scaling_suspended
+    }
+}
+
+/// A target tracking policy: keep a metric at `targetValue`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.predefinedMetric) != has(self.customizedMetric)")
+    .message("set exactly one of predefinedMetric and customizedMetric")
+    .field_path(".predefinedMetric"))]
+pub struct TargetTrackingPolicy {
+    /// Policy name, unique in this object (the AWS name is derived from it).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")
+    )]
+    pub name: String,
+    /// One of the predefined ECS metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predefined_metric: Option<PredefinedMetric>,
+    /// A CloudWatch metric of your own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customized_metric: Option<CustomizedMetric>,
+    /// Value to keep the metric at (e.g. 50 for 50 % CPU).
+    pub target_value: f64,
+    /// Seconds after a scale-in before another may start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub scale_in_cooldown: Option<i32>,
+    /// Seconds after a scale-out before another may start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub scale_out_cooldown: Option<i32>,
+    /// Only scale out: never remove tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_scale_in: Option<bool>,
+}
+
+/// A predefined metric for target tracking.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.type != 'ALBRequestCountPerTarget' || has(self.resourceLabel) || has(self.loadBalancerArn)")
+        .message("ALBRequestCountPerTarget needs resourceLabel or loadBalancerArn")
+        .field_path(".resourceLabel"),
+    validation = Rule::new("self.type == 'ALBRequestCountPerTarget' || (!has(self.resourceLabel) && !has(self.loadBalancerArn) && !has(self.targetGroupArn))")
+        .message("resourceLabel, loadBalancerArn and targetGroupArn are only for ALBRequestCountPerTarget")
+        .field_path(".resourceLabel"),
+)]
+pub struct PredefinedMetric {
+    /// `ECSServiceAverageCPUUtilization`, `ECSServiceAverageMemoryUtilization` or
+    /// `ALBRequestCountPerTarget`.
+    #[serde(rename = "type")]
+    pub type_: PredefinedMetricType,
+    /// For ALBRequestCountPerTarget: the full label,
+    /// `app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>`. Alternatively set
+    /// `loadBalancerArn` and the operator derives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^app/[^/]+/[^/]+/targetgroup/[^/]+/[^/]+$"))]
+    pub resource_label: Option<String>,
+    /// For ALBRequestCountPerTarget: the Application Load Balancer in front of the target
+    /// group (the label's load balancer part is not in the target group ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/app/[^/]+/[^/]+$"
+    ))]
+    pub load_balancer_arn: Option<String>,
+    /// For ALBRequestCountPerTarget with `loadBalancerArn`: which of `spec.loadBalancers`'
+    /// target groups; defaults to the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^/]+/[^/]+$"
+    ))]
+    pub target_group_arn: Option<String>,
+}
+
+/// Predefined metric type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(clippy::enum_variant_names)]
+pub enum PredefinedMetricType {
+    #[default]
+    ECSServiceAverageCPUUtilization,
+    ECSServiceAverageMemoryUtilization,
+    ALBRequestCountPerTarget,
+}
+
+impl PredefinedMetricType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ECSServiceAverageCPUUtilization => "ECSServiceAverageCPUUtilization",
+            Self::ECSServiceAverageMemoryUtilization => "ECSServiceAverageMemoryUtilization",
+            Self::ALBRequestCountPerTarget => "ALBRequestCountPerTarget",
+        }
+    }
+}
+
+/// A CloudWatch metric for target tracking.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomizedMetric {
+    /// Metric name.
+    #[schemars(length(min = 1, max = 255))]
+    pub metric_name: String,
+    /// Metric namespace, e.g. `MyApp`.
+    #[schemars(length(min = 1, max = 255))]
+    pub namespace: String,
+    /// Dimensions of the metric (up to 30).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    pub dimensions: Vec<MetricDimension>,
+    /// Statistic: `Average`, `Minimum`, `Maximum`, `SampleCount` or `Sum`.
+    pub statistic: MetricStatistic,
+    /// Unit of the metric, e.g. `Percent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub unit: Option<String>,
+}
+
+/// A metric dimension.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricDimension {
+    /// Dimension name, e.g. `ServiceName`.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// Dimension value.
+    #[schemars(length(min = 1, max = 1024))]
+    pub value: String,
+}
+
+/// A CloudWatch statistic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MetricStatistic {
+    #[default]
+    Average,
+    Minimum,
+    Maximum,
+    SampleCount,
+    Sum,
+}
+
+impl MetricStatistic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Average => "Average",
+            Self::Minimum => "Minimum",
+            Self::Maximum => "Maximum",
+            Self::SampleCount => "SampleCount",
+            Self::Sum => "Sum",
+        }
+    }
+}
+
+/// A step scaling policy and the CloudWatch alarm that triggers it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepScalingPolicy {
+    /// Policy name, unique in this object (the AWS names are derived from it).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")
+    )]
+    pub name: String,
+    /// How `scalingAdjustment` is read: `ChangeInCapacity`, `ExactCapacity` or
+    /// `PercentChangeInCapacity`.
+    pub adjustment_type: AdjustmentType,
+    /// Steps by the metric's distance from the alarm threshold (1-20; the intervals must not
+    /// overlap; a missing bound is infinity).
+    #[schemars(schema_with = "step_adjustments_schema")]
+    pub step_adjustments: Vec<StepAdjustment>,
+    /// Seconds after a scaling activity before another may start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub cooldown: Option<i32>,
+    /// `Average` (default), `Minimum` or `Maximum`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_aggregation_type: Option<MetricAggregationType>,
+    /// With `PercentChangeInCapacity`: the smallest change in tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub min_adjustment_magnitude: Option<i32>,
+    /// The alarm that triggers the policy; the operator creates and owns it.
+    pub alarm: ScalingAlarm,
+}
+
+fn step_adjustments_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let item = generator.subschema_for::<StepAdjustment>();
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 20,
+        "items": item,
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(a, self.exists_one(b, b == a))",
+                "message": "step adjustments must be distinct"
+            },
+            {
+                "rule": "self.all(a, self.all(b, a == b || (has(a.metricIntervalUpperBound) && has(b.metricIntervalLowerBound) && a.metricIntervalUpperBound <= b.metricIntervalLowerBound) || (has(b.metricIntervalUpperBound) && has(a.metricIntervalLowerBound) && b.metricIntervalUpperBound <= a.metricIntervalLowerBound)))",
+                "message": "step adjustments overlap: their metric intervals must not overlap (a missing bound is infinity)"
+            }
+        ]
+    })
+}
+
+/// Adjustment type of a step scaling policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AdjustmentType {
+    #[default]
+    ChangeInCapacity,
+    ExactCapacity,
+    PercentChangeInCapacity,
+}
+
+impl AdjustmentType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChangeInCapacity => "ChangeInCapacity",
+            Self::ExactCapacity => "ExactCapacity",
+            Self::PercentChangeInCapacity => "PercentChangeInCapacity",
+        }
+    }
+}
+
+/// Aggregation of the metric for a step scaling policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MetricAggregationType {
+    Average,
+    Minimum,
+    Maximum,
+}
+
+impl MetricAggregationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Average => "Average",
+            Self::Minimum => "Minimum",
+            Self::Maximum => "Maximum",
+        }
+    }
+}
+
+/// One step: when the metric is between the bounds (relative to the alarm threshold), adjust
+/// by `scalingAdjustment`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.metricIntervalLowerBound) || !has(self.metricIntervalUpperBound) || self.metricIntervalLowerBound < self.metricIntervalUpperBound")
+    .message("metricIntervalLowerBound must be below metricIntervalUpperBound")
+    .field_path(".metricIntervalLowerBound"))]
+pub struct StepAdjustment {
+    /// Lower bound (inclusive) of the interval; unset is minus infinity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_interval_lower_bound: Option<f64>,
+    /// Upper bound (exclusive) of the interval; unset is infinity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_interval_upper_bound: Option<f64>,
+    /// Change in tasks (or percent, or the exact count, per `adjustmentType`).
+    pub scaling_adjustment: i32,
+}
+
+/// The CloudWatch alarm of a step scaling policy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingAlarm {
+    /// Metric name, e.g. `CPUUtilization`.
+    #[schemars(length(min = 1, max = 255))]
+    pub metric_name: String,
+    /// Metric namespace, e.g. `AWS/ECS`.
+    #[schemars(length(min = 1, max = 255))]
+    pub namespace: String,
+    /// Dimensions; when empty and the namespace is `AWS/ECS`, the service's `ClusterName` and
+    /// `ServiceName`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    pub dimensions: Vec<MetricDimension>,
+    /// Statistic: `Average`, `Minimum`, `Maximum`, `SampleCount` or `Sum`.
+    pub statistic: MetricStatistic,
+    /// Threshold the metric is compared with.
+    pub threshold: f64,
+    /// `GreaterThanOrEqualToThreshold`, `GreaterThanThreshold`, `LessThanThreshold` or
+    /// `LessThanOrEqualToThreshold`.
+    pub comparison_operator: ComparisonOperator,
+    /// Periods over which the metric is compared (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub evaluation_periods: i32,
+    /// Length of a period in seconds: 10, 30 or a multiple of 60 (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 86400))]
+    #[x_kube(validation = Rule::new("self == 10 || self == 30 || self % 60 == 0").message("period must be 10, 30 or a multiple of 60"))]
+    pub period: Option<i32>,
+    /// Breaching periods out of `evaluationPeriods` that fire the alarm (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub datapoints_to_alarm: Option<i32>,
+}
+
+/// Comparison of an alarm's metric with its threshold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(clippy::enum_variant_names)]
+pub enum ComparisonOperator {
+    #[default]
+    GreaterThanOrEqualToThreshold,
+    GreaterThanThreshold,
+    LessThanThreshold,
+    LessThanOrEqualToThreshold,
+}
+
+impl ComparisonOperator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GreaterThanOrEqualToThreshold => "GreaterThanOrEqualToThreshold",
+            Self::GreaterThanThreshold => "GreaterThanThreshold",
+            Self::LessThanThreshold => "LessThanThreshold",
+            Self::LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
+        }
+    }
+}
+
+/// A scheduled action: sets the capacity range at given times.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.minCapacity) || has(self.maxCapacity)")
+        .message("set minCapacity, maxCapacity or both")
+        .field_path(".minCapacity"),
+    validation = Rule::new("!has(self.minCapacity) || !has(self.maxCapacity) || self.minCapacity <= self.maxCapacity")
+        .message("minCapacity must not exceed maxCapacity")
+        .field_path(".minCapacity"),
+)]
+pub struct ScheduledScaling {
+    /// Action name, unique in this object (the AWS name is derived from it).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")
+    )]
+    pub name: String,
+    /// `cron(<minutes> <hours> <day of month> <month> <day of week> <year>)`,
+    /// `rate(<value> <unit>)` or `at(yyyy-mm-ddThh:mm:ss)`.
+    #[schemars(regex(
+        pattern = r"^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
+    ))]
+    pub schedule: String,
+    /// IANA time zone the schedule is in, e.g. `Europe/Paris` (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub timezone: Option<String>,
+    /// The action runs from this time on (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    ))]
+    pub start_time: Option<String>,
+    /// The action runs until this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    ))]
+    pub end_time: Option<String>,
+    /// New minimum capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
+    pub min_capacity: Option<i32>,
+    /// New maximum capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
+    pub max_capacity: Option<i32>,
+}
+
+/// Application Auto Scaling as applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoScalingStatus {
+    /// Scalable target: `service/<cluster>/<service>` in namespace `ecs`.
+    pub resource_id: String,
+    /// Scalable target ARN, when Application Auto Scaling reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scalable_target_arn: Option<String>,
+    /// Whether the scalable target is registered.
+    pub registered: bool,
+    /// Minimum capacity of the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_capacity: Option<i32>,
+    /// Maximum capacity of the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_capacity: Option<i32>,
+    /// Whether any scaling activity is suspended.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
+    /// Desired count the scaler (or the initial spec) left on the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<i32>,
+    /// Scaling policies the operator put.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<ScalingPolicyStatus>,
+    /// Scheduled actions the operator put (AWS names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions: Vec<String>,
+    /// The latest scaling activity, in short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scaling_activity: Option<String>,
+    /// Hash of the auto scaling configuration last applied; an unchanged spec is not put again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+}
+
+/// A scaling policy the operator put.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingPolicyStatus {
+    /// Name in the spec.
+    pub name: String,
+    /// AWS policy name.
+    pub policy_name: String,
+    /// Policy ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_arn: Option<String>,
+    /// CloudWatch alarms the operator created for it (step scaling).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarm_names: Vec<String>,
 }

@@ -1,18 +1,33 @@
 //! The public contract: custom resource types of API group `ecs-operator.dev`, version `v1alpha1`.
 
+pub mod capacity_provider;
+pub mod cloud_map_namespace;
 pub mod common;
+pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_task;
 pub mod task_definition;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use capacity_provider::{CapacityProvider, CapacityProviderSpec, CapacityProviderStatus};
+pub use cloud_map_namespace::{CloudMapNamespace, CloudMapNamespaceSpec, CloudMapNamespaceStatus};
+pub use ecs_cluster::{ECSCluster, ECSClusterSpec, ECSClusterStatus};
 pub use ecs_service::{ECSService, ECSServiceSpec, ECSServiceStatus};
+pub use ecs_task::{ECSTask, ECSTaskSpec, ECSTaskStatus};
 pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStatus};
 
 /// Every CRD this operator serves, sorted by name (the order of the files in `crds/`).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![ECSService::crd(), TaskDefinition::crd()];
+    let mut crds = vec![
+        CapacityProvider::crd(),
+        CloudMapNamespace::crd(),
+        ECSCluster::crd(),
+        ECSService::crd(),
+        ECSTask::crd(),
+        TaskDefinition::crd(),
+    ];
     crds.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     crds
 }

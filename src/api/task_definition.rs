@@ -54,6 +54,9 @@ use super::common::{Condition, DeletionPolicy, Tag};
     validation = Rule::new("!has(self.networkMode) || !(self.networkMode in ['awsvpc', 'host']) || self.containerDefinitions.all(c, !has(c.portMappings) || c.portMappings.all(p, !has(p.hostPort) || !has(p.containerPort) || p.hostPort == p.containerPort))")
         .message("with networkMode awsvpc or host, a port mapping's hostPort must be left out or equal its containerPort")
         .field_path(".containerDefinitions"),
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+        .message("region cannot change after creation: create a new object in the other Region")
+        .field_path(".region"),
 )]
 pub struct TaskDefinitionSpec {
     /// Task definition family. Defaults to `metadata.name`. Up to 255 letters, digits,
@@ -157,6 +160,20 @@ pub struct TaskDefinitionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub revision_history_limit: Option<i32>,
+
+    /// AWS Region to register the revisions in, e.g. `eu-west-1`. Defaults to the operator's
+    /// Region. Cannot change after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    pub region: Option<String>,
+
+    /// IAM role (ARN) the operator assumes to manage this object's AWS resources, for another
+    /// account. Wins over the namespace's `ecs-operator.dev/aws-role-arn` annotation; without
+    /// either, the operator's own identity is used. Moving to a role in another account
+    /// leaves the resources in the old account behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub role_arn: Option<String>,
 }
 
 /// CEL rule for the FARGATE cpu/memory table (the ECS developer guide's "Task CPU and memory").
@@ -888,6 +905,10 @@ pub struct TaskDefinitionStatus {
     /// Deletion policy in effect (spec or operator default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+    /// AWS account the resources are in: the `roleArn`'s (or the namespace's role's), or the
+    /// operator's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_id: Option<String>,
     /// Ready, Reconciling and Stalled conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -40,6 +40,8 @@ pub struct ObservedService {
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: Option<api::PropagateTags>,
     pub availability_zone_rebalancing: Option<api::EnabledDisabled>,
+    /// Cloud Map registries (`serviceRegistries[].registryArn`).
+    pub service_registries: Vec<String>,
     pub deployments: Vec<api::DeploymentStatus>,
     pub events: Vec<api::ServiceEvent>,
     pub tags: BTreeMap<String, String>,
@@ -167,6 +169,11 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
         availability_zone_rebalancing: s
             .availability_zone_rebalancing()
             .and_then(|v| from_wire(v.as_str())),
+        service_registries: s
+            .service_registries()
+            .iter()
+            .filter_map(|r| r.registry_arn().map(str::to_string))
+            .collect(),
         deployments: s
             .deployments()
             .iter()
@@ -406,6 +413,27 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
         .collect()
 }
 
+/// A Cloud Map registry for the ECS service's tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registry {
+    pub registry_arn: String,
+    pub container_name: Option<String>,
+    pub container_port: Option<i32>,
+}
+
+fn registries(items: &[Registry]) -> Vec<ecs::ServiceRegistry> {
+    items
+        .iter()
+        .map(|r| {
+            ecs::ServiceRegistry::builder()
+                .registry_arn(&r.registry_arn)
+                .set_container_name(r.container_name.clone())
+                .set_container_port(r.container_port)
+                .build()
+        })
+        .collect()
+}
+
 /// Everything CreateService needs, resolved.
 #[derive(Clone, Debug)]
 pub struct CreateRequest<'a> {
@@ -416,6 +444,8 @@ pub struct CreateRequest<'a> {
     pub tags: &'a BTreeMap<String, String>,
     /// Idempotency token (at most 36 ASCII characters).
     pub client_token: &'a str,
+    /// Cloud Map registries.
+    pub service_registries: &'a [Registry],
 }
 
 pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<ObservedService, AwsError> {
@@ -491,6 +521,9 @@ pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<Observed
                 .map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
         )
         .set_tags(Some(sdk_tags(req.tags)))
+        .set_service_registries(
+            (!req.service_registries.is_empty()).then(|| registries(req.service_registries)),
+        )
         .client_token(req.client_token)
         .send()
         .await
@@ -521,6 +554,8 @@ pub struct ServiceUpdate {
     pub propagate_tags: Option<api::PropagateTags>,
     pub service_connect_configuration: Option<serde_json::Value>,
     pub availability_zone_rebalancing: Option<api::EnabledDisabled>,
+    /// Cloud Map registries (an empty list detaches the service).
+    pub service_registries: Option<Vec<Registry>>,
     pub force_new_deployment: bool,
 }
 
@@ -579,6 +614,7 @@ pub async fn update(
             u.availability_zone_rebalancing
                 .map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
         )
+        .set_service_registries(u.service_registries.as_deref().map(registries))
         .force_new_deployment(u.force_new_deployment)
         .send()
         .await

@@ -70,6 +70,8 @@ const RETRYABLE_CODES: &[&str] = &[
     "ResourceInUse",
     // ECS answers this while an earlier update of the same resource is still in flight.
     "UpdateInProgressException",
+    // Cloud Map answers this while an earlier operation on the same namespace is in flight.
+    "DuplicateRequest",
 ];
 
 /// Classifies an error code (and HTTP status, when known) the way the reconciler needs it.

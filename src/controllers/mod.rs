@@ -1,7 +1,11 @@
 //! One controller per kind, each in its own folder with the same files: `mod.rs` (wiring and
 //! IO), `plan.rs` (pure decisions), `status.rs` (pure status), plus kind-specific helpers.
 
+pub mod capacity_provider;
+pub mod cloud_map_namespace;
+pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_task;
 pub mod task_definition;
 
 use std::fmt::Debug;

@@ -10,9 +10,15 @@ use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::backoff::Backoff;
+use super::namespaces::NamespaceRoles;
+use crate::api::capacity_provider::CapacityProvider;
 use crate::api::common::DeletionPolicy;
-use crate::api::{ECSService, TaskDefinition};
-use crate::aws::AwsClients;
+use crate::api::ecs_cluster::ECSCluster;
+use crate::api::{CloudMapNamespace, ECSService, TaskDefinition};
+use crate::aws::ecs_cluster::{ObservedCapacityProvider, ObservedCluster};
+use crate::aws::error::{AwsError, ErrorClass};
+use crate::aws::{AwsClients, ClientPool};
+use crate::controllers::ecs_cluster::observer::ObservationCache as AwsObservations;
 use crate::controllers::ecs_service::observer::ObservationCache;
 
 /// Operator settings that shape reconciles.
@@ -39,39 +45,93 @@ impl Default for Config {
 /// Shared by all reconciles of all kinds.
 pub struct Context {
     pub client: Client,
+    /// Clients for the default Region and the operator's own identity. Reconciles of objects
+    /// use [`Context::aws_for`], which honours their `region` and role.
     pub aws: AwsClients,
+    /// Clients per (Region, IAM role), created on first use.
+    pub pool: ClientPool,
+    /// Per-namespace IAM roles (Namespace annotation), cached.
+    pub namespace_roles: NamespaceRoles,
     pub config: Config,
     pub recorder: Recorder,
     pub backoff: Backoff,
     /// Caches of the watched objects, for look-ups across kinds (who references whom).
     pub task_definitions: Store<TaskDefinition>,
     pub services: Store<ECSService>,
+    pub clusters: Store<ECSCluster>,
+    pub capacity_providers: Store<CapacityProvider>,
+    pub cloud_map_namespaces: Store<CloudMapNamespace>,
     /// ECS services observed by the batched observer, waiting for their reconcile.
     pub observations: ObservationCache,
+    /// ECS clusters and capacity providers observed by their batched observers.
+    pub cluster_observations: AwsObservations<ObservedCluster>,
+    pub capacity_provider_observations: AwsObservations<ObservedCapacityProvider>,
+}
+
+/// The caches of every kind, handed to [`Context::new`].
+pub struct Stores {
+    pub task_definitions: Store<TaskDefinition>,
+    pub services: Store<ECSService>,
+    pub clusters: Store<ECSCluster>,
+    pub capacity_providers: Store<CapacityProvider>,
+    pub cloud_map_namespaces: Store<CloudMapNamespace>,
 }
 
 impl Context {
-    pub fn new(
-        client: Client,
-        aws: AwsClients,
-        config: Config,
-        task_definitions: Store<TaskDefinition>,
-        services: Store<ECSService>,
-    ) -> Arc<Self> {
+    pub fn new(client: Client, pool: ClientPool, config: Config, stores: Stores) -> Arc<Self> {
+        let Stores {
+            task_definitions,
+            services,
+            clusters,
+            capacity_providers,
+            cloud_map_namespaces,
+        } = stores;
         let reporter = Reporter {
             controller: "ecs-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
         Arc::new(Self {
             recorder: Recorder::new(client.clone(), reporter),
+            namespace_roles: NamespaceRoles::new(client.clone()),
             client,
-            aws,
+            aws: pool.default_clients(),
+            pool,
             config,
             backoff: Backoff::default(),
             task_definitions,
             services,
+            clusters,
+            capacity_providers,
+            cloud_map_namespaces,
             observations: ObservationCache::default(),
+            cluster_observations: AwsObservations::default(),
+            capacity_provider_observations: AwsObservations::default(),
         })
+    }
+
+    /// The AWS clients for an object in `namespace` with the spec's `region` and `roleArn`:
+    /// its Region or the operator's, and its role, else its namespace's annotated role, else
+    /// the operator's own identity.
+    pub async fn aws_for(
+        &self,
+        namespace: &str,
+        region: Option<&str>,
+        role_arn: Option<&str>,
+    ) -> Result<AwsClients, AwsError> {
+        let role = match role_arn {
+            Some(role) => Some(role.to_string()),
+            None => self
+                .namespace_roles
+                .role_arn(namespace)
+                .await
+                .map_err(|err| AwsError {
+                    operation: "ResolveAwsClients",
+                    code: "NamespaceUnavailable".into(),
+                    message: format!("reading Namespace {namespace} for its IAM role: {err}"),
+                    class: ErrorClass::Retryable,
+                })?,
+        };
+        Ok(self.pool.clients_for(region, role.as_deref()).await?)
     }
 
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal.

@@ -1,8 +1,15 @@
 //! What every controller shares: configuration, the context handed to reconcilers, status
-//! writes, Events and retry policy.
+//! writes, Events and retry policy; and the process around them: watch caches, leader
+//! election, metrics and health endpoints.
 
 pub mod backoff;
 pub mod context;
+pub mod crds;
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod namespaces;
+pub mod watch;
 
 pub use context::{Config, Context};
 pub mod operator;

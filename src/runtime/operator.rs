@@ -1,20 +1,39 @@
 //! Starts the controllers and runs them until shutdown.
+//!
+//! The caches of all kinds run from start to end, so that a standby replica is ready to take
+//! over at once. The controllers (reconcilers and the batched observer) run only while this
+//! instance leads: they start when the Lease is taken, are cut off at once when it is lost
+//! (reconciles are idempotent under crash), and finish their in-flight reconciles on shutdown
+//! before the Lease is released.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use kube::Client;
 use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Api, Client};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::context::Stores;
+use super::crds::{self, InstallError};
+use super::health::{self, Health};
+use super::leader::{LeaderElector, LeaseConfig};
+use super::metrics::Metrics;
+use super::watch::{WatchScope, Watched, watch};
 use super::{Config, Context};
-use crate::api::{ECSService, TaskDefinition};
+use crate::api::{
+    CapacityProvider, CloudMapNamespace, ECSCluster, ECSService, ECSTask, TaskDefinition,
+};
 use crate::aws::metrics::ApiCalls;
-use crate::aws::{AwsClients, AwsSettings};
-use crate::controllers::{ecs_service, task_definition};
+use crate::aws::{AwsSettings, ClientPool};
+use crate::controllers::{
+    capacity_provider, cloud_map_namespace, ecs_cluster, ecs_service, ecs_task, task_definition,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -22,6 +41,14 @@ pub enum RunError {
     Kube(#[from] kube::Error),
     #[error("AWS client: {0}")]
     Aws(#[from] crate::aws::ClientError),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("installing CRDs: {0}")]
+    Crds(#[from] InstallError),
 }
 
 /// Everything `ecs-operator run` needs.
@@ -31,10 +58,18 @@ pub struct RunSettings {
     pub config: Config,
     /// Parallel reconciles per kind.
     pub concurrency: u16,
-    /// Namespace to watch; `None` watches all namespaces.
-    pub namespace: Option<String>,
+    /// Namespaces to watch; empty watches all namespaces.
+    pub namespaces: Vec<String>,
     /// Label selector restricting the objects this instance manages.
     pub label_selector: Option<String>,
+    /// Reconcile only while holding this Lease; `None` reconciles at once (one instance).
+    pub leader_election: Option<LeaseConfig>,
+    /// Serve Prometheus metrics on `/metrics` here.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Serve `/healthz` and `/readyz` here.
+    pub health_addr: Option<SocketAddr>,
+    /// Apply the CRDs at start-up and wait until they are Established.
+    pub install_crds: bool,
 }
 
 impl Default for RunSettings {
@@ -43,8 +78,12 @@ impl Default for RunSettings {
             aws: AwsSettings::default(),
             config: Config::default(),
             concurrency: 16,
-            namespace: None,
+            namespaces: Vec::new(),
             label_selector: None,
+            leader_election: None,
+            metrics_addr: None,
+            health_addr: None,
+            install_crds: false,
         }
     }
 }
@@ -82,85 +121,392 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Waits until `stopped` turns true (or its sender is dropped).
 async fn stop_future(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Runs every controller with `client` until `stopped` turns true; in-flight reconciles
-/// finish first. AWS calls are counted in `calls`.
+/// Tasks that live as long as the run; aborted when it ends, also when the run itself is
+/// aborted.
+#[derive(Default)]
+struct Background(Vec<JoinHandle<()>>);
+
+impl Background {
+    fn spawn(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.push(tokio::spawn(task));
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+async fn listen(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, RunError> {
+    match addr {
+        None => Ok(None),
+        Some(addr) => health::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|source| RunError::Listen { addr, source }),
+    }
+}
+
+/// The caches of every kind, shared by the controllers and the cross-kind look-ups.
+struct Caches {
+    task_definitions: Watched<TaskDefinition>,
+    services: Watched<ECSService>,
+    clusters: Watched<ECSCluster>,
+    capacity_providers: Watched<CapacityProvider>,
+    cloud_map_namespaces: Watched<CloudMapNamespace>,
+    tasks: Watched<ECSTask>,
+}
+
+impl Caches {
+    /// Waits until every cache holds its first complete listing. Only one task may wait
+    /// like this at a time: `Store::wait_until_ready` wakes a single waiter; others wait on
+    /// the `synced` channel of `run_with_client`.
+    async fn synced(&self) {
+        let (task_definitions, services) = (self.task_definitions.store(), self.services.store());
+        let (clusters, capacity_providers) =
+            (self.clusters.store(), self.capacity_providers.store());
+        let cloud_map_namespaces = self.cloud_map_namespaces.store();
+        let tasks = self.tasks.store();
+        let _ = tokio::join!(
+            task_definitions.wait_until_ready(),
+            services.wait_until_ready(),
+            clusters.wait_until_ready(),
+            capacity_providers.wait_until_ready(),
+            cloud_map_namespaces.wait_until_ready(),
+            tasks.wait_until_ready(),
+        );
+    }
+}
+
+/// Runs the operator with `client` until `stopped` turns true: in-flight reconciles finish
+/// first, then the Lease (if any) is released. AWS calls are counted in `calls`.
 pub async fn run_with_client(
     client: Client,
     settings: RunSettings,
     calls: ApiCalls,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
-    let aws = AwsClients::new(&settings.aws, calls).await?;
-    info!(region = %aws.region, namespace = settings.namespace.as_deref().unwrap_or("<all>"), "starting controllers");
-
-    let mut watch_config = watcher::Config::default();
-    if let Some(selector) = &settings.label_selector {
-        watch_config = watch_config.labels(selector);
+    let pool = ClientPool::new(&settings.aws, calls.clone()).await?;
+    // Listen first, so that a port in use fails the start at once.
+    let metrics_listener = listen(settings.metrics_addr).await?;
+    let health_listener = listen(settings.health_addr).await?;
+    if settings.install_crds {
+        crds::install(&client).await?;
     }
-    let namespace = settings.namespace.as_deref();
-    let task_definitions: Api<TaskDefinition> = api(&client, namespace);
-    let services: Api<ECSService> = api(&client, namespace);
-    let controller_config =
-        kube::runtime::controller::Config::default().concurrency(settings.concurrency);
+    let namespaces = if settings.namespaces.is_empty() {
+        "<all>".to_string()
+    } else {
+        settings.namespaces.join(",")
+    };
+    info!(region = %pool.default_region(), %namespaces, selector = settings.label_selector.as_deref().unwrap_or_default(), "starting");
 
-    let td_controller = Controller::new(task_definitions.clone(), watch_config.clone())
-        .with_config(controller_config.clone())
-        // A service moving off a revision may let an old revision be pruned, and a service
-        // going away may unblock the deletion of the TaskDefinition it used.
-        .watches(services.clone(), watch_config.clone(), |svc: ECSService| {
-            let namespace = svc.metadata.namespace.clone()?;
-            svc.spec
-                .task_definition_ref
-                .as_ref()
-                .map(|r| ObjectRef::new(&r.name).within(&namespace))
-        });
-    let td_store = td_controller.store();
+    let mut background = Background::default();
+    let scope = WatchScope {
+        namespaces: settings.namespaces.clone(),
+        label_selector: settings.label_selector.clone(),
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "ecs-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let (task_definitions, cache) = watch::<TaskDefinition>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (services, cache) = watch::<ECSService>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (clusters, cache) = watch::<ECSCluster>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (capacity_providers, cache) = watch::<CapacityProvider>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (cloud_map_namespaces, cache) =
+        watch::<CloudMapNamespace>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (tasks, cache) = watch::<ECSTask>(&client, &scope, recorder);
+    background.spawn(cache);
+    let caches = Arc::new(Caches {
+        task_definitions,
+        services,
+        clusters,
+        capacity_providers,
+        cloud_map_namespaces,
+        tasks,
+    });
+
+    let ctx = Context::new(
+        client.clone(),
+        pool,
+        settings.config.clone(),
+        Stores {
+            task_definitions: caches.task_definitions.store(),
+            services: caches.services.store(),
+            clusters: caches.clusters.store(),
+            capacity_providers: caches.capacity_providers.store(),
+            cloud_map_namespaces: caches.cloud_map_namespaces.store(),
+        },
+    );
+
+    let metrics = Metrics::new(calls);
+    metrics.count_managed("TaskDefinition", caches.task_definitions.store(), |td| {
+        td.status.as_ref().map(|s| s.conditions.as_slice())
+    });
+    metrics.count_managed("ECSService", caches.services.store(), |svc| {
+        svc.status.as_ref().map(|s| s.conditions.as_slice())
+    });
+    metrics.count_managed("ECSTask", caches.tasks.store(), |task| {
+        task.status.as_ref().map(|s| s.conditions.as_slice())
+    });
+    metrics.count_managed("ECSCluster", caches.clusters.store(), |cluster| {
+        cluster.status.as_ref().map(|s| s.conditions.as_slice())
+    });
+    metrics.count_managed(
+        "CapacityProvider",
+        caches.capacity_providers.store(),
+        |cp| cp.status.as_ref().map(|s| s.conditions.as_slice()),
+    );
+    metrics.count_managed(
+        "CloudMapNamespace",
+        caches.cloud_map_namespaces.store(),
+        |ns| ns.status.as_ref().map(|s| s.conditions.as_slice()),
+    );
+    let health = Health::new(ctx.aws.ecs.clone());
+    let (synced_tx, mut synced) = watch::channel(false);
+    background.spawn({
+        let caches = Arc::clone(&caches);
+        let health = Arc::clone(&health);
+        async move {
+            caches.synced().await;
+            info!("caches synced");
+            health.set_caches_synced();
+            let _ = synced_tx.send(true);
+        }
+    });
+    if let Some(listener) = metrics_listener {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "serving metrics on /metrics");
+        }
+        background.spawn(health::serve(
+            listener,
+            health::metrics_routes(metrics.clone()),
+        ));
+    }
+    if let Some(listener) = health_listener {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "serving /healthz and /readyz");
+        }
+        background.spawn(health::serve(
+            listener,
+            health::health_routes(Arc::clone(&health)),
+        ));
+    }
+
+    let elector = settings
+        .leader_election
+        .clone()
+        .map(|config| LeaderElector::start(client.clone(), config));
+    // Without leader election this instance always leads.
+    let (_always, always_leading) = watch::channel(true);
+    let mut leading = elector
+        .as_ref()
+        .map(LeaderElector::leading)
+        .unwrap_or(always_leading);
+
+    loop {
+        tokio::select! {
+            _ = leading.wait_for(|leading| *leading) => {}
+            _ = stop_future(stopped.clone()) => break,
+        }
+        tokio::select! {
+            _ = synced.wait_for(|synced| *synced) => {}
+            _ = stop_future(stopped.clone()) => break,
+        }
+        metrics.set_leader(true);
+        info!("leading: starting controllers");
+        let controllers = run_controllers(
+            Arc::clone(&ctx),
+            Arc::clone(&caches),
+            &settings,
+            &metrics,
+            stopped.clone(),
+        );
+        let mut lost = leading.clone();
+        tokio::select! {
+            // Ends only on shutdown, after in-flight reconciles.
+            _ = controllers => break,
+            _ = lost.wait_for(|leading| !*leading) => {
+                // Dropping the controllers aborts their in-flight reconciles now, before
+                // another instance may take over.
+                metrics.set_leader(false);
+                warn!("lost leadership: reconciles stopped; standing by");
+            }
+        }
+    }
+    metrics.set_leader(false);
+    info!("controllers stopped");
+    if let Some(elector) = elector {
+        elector.release().await;
+    }
+    Ok(())
+}
+
+/// The controllers of every kind, fed by the shared caches, until `stopped`.
+async fn run_controllers(
+    ctx: Arc<Context>,
+    caches: Arc<Caches>,
+    settings: &RunSettings,
+    metrics: &Metrics,
+    stopped: watch::Receiver<bool>,
+) {
+    let config = kube::runtime::controller::Config::default().concurrency(settings.concurrency);
+    // Everything is looked at once when leadership starts; changes trigger from then on.
+    let everything_now = || futures::stream::once(async {});
+
+    let td_controller = Controller::for_shared_stream(
+        caches.task_definitions.subscribe(),
+        caches.task_definitions.store(),
+    )
+    .with_config(config.clone())
+    // A service moving off a revision may let an old revision be pruned, and a service
+    // going away may unblock the deletion of the TaskDefinition it used.
+    .watches_shared_stream(caches.services.subscribe(), |svc: Arc<ECSService>| {
+        let namespace = svc.metadata.namespace.clone()?;
+        svc.spec
+            .task_definition_ref
+            .as_ref()
+            .map(|r| ObjectRef::new(&r.name).within(&namespace))
+    })
+    .reconcile_all_on(everything_now());
 
     let (observed_tx, observed_rx) = futures::channel::mpsc::unbounded();
-    let svc_controller =
-        Controller::new(services, watch_config.clone()).with_config(controller_config);
-    let svc_store = svc_controller.store();
-    let referrers = svc_store.clone();
+    let referrers = caches.services.store();
     // A new revision of a TaskDefinition rolls the services that reference it at once.
+    let svc_controller =
+        Controller::for_shared_stream(caches.services.subscribe(), caches.services.store())
+            .with_config(config.clone())
+            .watches_shared_stream(
+                caches.task_definitions.subscribe(),
+                move |td: Arc<TaskDefinition>| {
+                    let namespace = td.metadata.namespace.clone().unwrap_or_default();
+                    let name = td.metadata.name.clone().unwrap_or_default();
+                    referrers
+                        .state()
+                        .into_iter()
+                        .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
+                        .filter(|svc| {
+                            svc.spec
+                                .task_definition_ref
+                                .as_ref()
+                                .is_some_and(|r| r.name == name)
+                        })
+                        .map(|svc| ObjectRef::from(svc.as_ref()))
+                        .collect::<Vec<_>>()
+                },
+            )
+            .reconcile_on(observed_rx)
+            .reconcile_all_on(everything_now());
+    // A cluster becoming Ready starts the services that reference it; so does a Cloud Map
+    // namespace.
     let svc_controller = svc_controller
-        .watches(task_definitions, watch_config, move |td: TaskDefinition| {
-            let namespace = td.metadata.namespace.clone().unwrap_or_default();
-            let name = td.metadata.name.clone().unwrap_or_default();
-            referrers
-                .state()
-                .into_iter()
-                .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
-                .filter(|svc| {
-                    svc.spec
-                        .task_definition_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == name)
-                })
-                .map(|svc| ObjectRef::from(svc.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .reconcile_on(observed_rx);
+        .watches_shared_stream(
+            caches.clusters.subscribe(),
+            referrers_of_cluster(caches.services.store()),
+        )
+        .watches_shared_stream(
+            caches.cloud_map_namespaces.subscribe(),
+            registrants_of_namespace(caches.services.store()),
+        );
 
-    let ctx = Context::new(client, aws, settings.config, td_store, svc_store);
+    let namespace_controller = Controller::for_shared_stream(
+        caches.cloud_map_namespaces.subscribe(),
+        caches.cloud_map_namespaces.store(),
+    )
+    .with_config(config.clone())
+    // A service leaving the namespace may unblock the namespace's deletion.
+    .watches_shared_stream(caches.services.subscribe(), |svc: Arc<ECSService>| {
+        let namespace = svc.metadata.namespace.clone()?;
+        svc.spec
+            .service_discovery
+            .as_ref()?
+            .namespace_ref
+            .as_ref()
+            .map(|r| ObjectRef::new(&r.name).within(&namespace))
+    })
+    .reconcile_all_on(everything_now());
+
+    let (cluster_observed_tx, cluster_observed_rx) = futures::channel::mpsc::unbounded();
+    let cluster_controller =
+        Controller::for_shared_stream(caches.clusters.subscribe(), caches.clusters.store())
+            .with_config(config.clone())
+            // A service going away may unblock the deletion of its cluster; a service's
+            // strategy may block dissociating a provider.
+            .watches_shared_stream(caches.services.subscribe(), |svc: Arc<ECSService>| {
+                let namespace = svc.metadata.namespace.clone()?;
+                svc.spec
+                    .cluster_ref
+                    .as_ref()
+                    .map(|r| ObjectRef::new(&r.name).within(&namespace))
+            })
+            // A provider becoming Ready (or going away) changes the clusters that use it.
+            .watches_shared_stream(
+                caches.capacity_providers.subscribe(),
+                users_of_provider(caches.clusters.store()),
+            )
+            // So does the Cloud Map namespace of the Service Connect defaults.
+            .watches_shared_stream(
+                caches.cloud_map_namespaces.subscribe(),
+                users_of_namespace(caches.clusters.store()),
+            )
+            .reconcile_on(cluster_observed_rx)
+            .reconcile_all_on(everything_now());
+
+    let (provider_observed_tx, provider_observed_rx) = futures::channel::mpsc::unbounded();
+    let provider_controller = Controller::for_shared_stream(
+        caches.capacity_providers.subscribe(),
+        caches.capacity_providers.store(),
+    )
+    .with_config(config.clone())
+    // A cluster no longer referencing a provider may unblock the provider's deletion.
+    .watches_shared_stream(caches.clusters.subscribe(), |cluster: Arc<ECSCluster>| {
+        let namespace = cluster.metadata.namespace.clone().unwrap_or_default();
+        cluster
+            .spec
+            .capacity_provider_refs
+            .iter()
+            .map(|r| ObjectRef::new(&r.name).within(&namespace))
+            .collect::<Vec<_>>()
+    })
+    .reconcile_on(provider_observed_rx)
+    .reconcile_all_on(everything_now());
+
+    // A referenced ECSCluster or TaskDefinition becoming Ready starts the runs waiting for it.
+    let task_controller =
+        Controller::for_shared_stream(caches.tasks.subscribe(), caches.tasks.store())
+            .with_config(config.clone())
+            .watches_shared_stream(
+                caches.clusters.subscribe(),
+                runs_referencing(caches.tasks.store(), |t| t.spec.cluster_ref.as_ref()),
+            )
+            .watches_shared_stream(
+                caches.task_definitions.subscribe(),
+                runs_referencing(caches.tasks.store(), |t| {
+                    t.spec.task_definition_ref.as_ref()
+                }),
+            )
+            .reconcile_all_on(everything_now());
+
     let td_run = td_controller
         .graceful_shutdown_on(stop_future(stopped.clone()))
         .run(
-            task_definition::reconcile,
+            metrics.instrument("TaskDefinition", task_definition::reconcile),
             task_definition::error_policy,
             Arc::clone(&ctx),
         )
@@ -172,7 +518,7 @@ pub async fn run_with_client(
     let svc_run = svc_controller
         .graceful_shutdown_on(stop_future(stopped.clone()))
         .run(
-            ecs_service::reconcile,
+            metrics.instrument("ECSService", ecs_service::reconcile),
             ecs_service::error_policy,
             Arc::clone(&ctx),
         )
@@ -181,8 +527,176 @@ pub async fn run_with_client(
                 warn!(error = %err, "ECSService reconcile failed");
             }
         });
-    let observer = ecs_service::observer::run(Arc::clone(&ctx), observed_tx, stopped.clone());
-    tokio::join!(td_run, svc_run, observer);
-    info!("controllers stopped");
-    Ok(())
+    let cluster_run = cluster_controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument("ECSCluster", ecs_cluster::reconcile),
+            ecs_cluster::error_policy,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "ECSCluster reconcile failed");
+            }
+        });
+    let provider_run = provider_controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument("CapacityProvider", capacity_provider::reconcile),
+            capacity_provider::error_policy,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "CapacityProvider reconcile failed");
+            }
+        });
+    let namespace_run = namespace_controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument("CloudMapNamespace", cloud_map_namespace::reconcile),
+            cloud_map_namespace::error_policy,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "CloudMapNamespace reconcile failed");
+            }
+        });
+    let task_run = task_controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument("ECSTask", ecs_task::reconcile),
+            ecs_task::error_policy,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "ECSTask reconcile failed");
+            }
+        });
+    let cluster_observer =
+        ecs_cluster::observer::run(Arc::clone(&ctx), cluster_observed_tx, stopped.clone());
+    let provider_observer =
+        capacity_provider::observer::run(Arc::clone(&ctx), provider_observed_tx, stopped.clone());
+    let observer = ecs_service::observer::run(Arc::clone(&ctx), observed_tx, stopped);
+    tokio::join!(
+        td_run,
+        svc_run,
+        namespace_run,
+        cluster_run,
+        provider_run,
+        task_run,
+        observer,
+        cluster_observer,
+        provider_observer
+    );
+}
+
+/// Maps a changed object to the ECSTasks of its namespace whose `reference` names it.
+fn runs_referencing<K>(
+    tasks: kube::runtime::reflector::Store<ECSTask>,
+    reference: fn(&ECSTask) -> Option<&crate::api::common::LocalObjectReference>,
+) -> impl Fn(Arc<K>) -> Vec<ObjectRef<ECSTask>>
+where
+    K: kube::Resource,
+{
+    move |obj: Arc<K>| {
+        let meta = obj.meta();
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        let name = meta.name.clone().unwrap_or_default();
+        tasks
+            .state()
+            .into_iter()
+            .filter(|t| t.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|t| reference(t).is_some_and(|r| r.name == name))
+            .map(|t| ObjectRef::from(t.as_ref()))
+            .collect()
+    }
+}
+
+/// Maps a changed ECSCluster to the ECSServices of its namespace that reference it.
+fn referrers_of_cluster(
+    services: kube::runtime::reflector::Store<ECSService>,
+) -> impl Fn(Arc<ECSCluster>) -> Vec<ObjectRef<ECSService>> {
+    move |cluster: Arc<ECSCluster>| {
+        let namespace = cluster.metadata.namespace.clone().unwrap_or_default();
+        let name = cluster.metadata.name.clone().unwrap_or_default();
+        services
+            .state()
+            .into_iter()
+            .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|svc| {
+                svc.spec
+                    .cluster_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+            })
+            .map(|svc| ObjectRef::from(svc.as_ref()))
+            .collect()
+    }
+}
+
+/// Maps a changed CloudMapNamespace to the ECSServices of its namespace that register in it.
+fn registrants_of_namespace(
+    services: kube::runtime::reflector::Store<ECSService>,
+) -> impl Fn(Arc<CloudMapNamespace>) -> Vec<ObjectRef<ECSService>> {
+    move |ns: Arc<CloudMapNamespace>| {
+        let namespace = ns.metadata.namespace.clone().unwrap_or_default();
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        services
+            .state()
+            .into_iter()
+            .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|svc| {
+                svc.spec
+                    .service_discovery
+                    .as_ref()
+                    .and_then(|d| d.namespace_ref.as_ref())
+                    .is_some_and(|r| r.name == name)
+            })
+            .map(|svc| ObjectRef::from(svc.as_ref()))
+            .collect()
+    }
+}
+
+/// Maps a changed CloudMapNamespace to the ECSClusters of its namespace whose Service Connect
+/// defaults reference it.
+fn users_of_namespace(
+    clusters: kube::runtime::reflector::Store<ECSCluster>,
+) -> impl Fn(Arc<CloudMapNamespace>) -> Vec<ObjectRef<ECSCluster>> {
+    move |ns: Arc<CloudMapNamespace>| {
+        let namespace = ns.metadata.namespace.clone().unwrap_or_default();
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        clusters
+            .state()
+            .into_iter()
+            .filter(|c| c.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|c| {
+                c.spec
+                    .service_connect_defaults
+                    .as_ref()
+                    .and_then(|d| d.namespace_ref.as_ref())
+                    .is_some_and(|r| r.name == name)
+            })
+            .map(|c| ObjectRef::from(c.as_ref()))
+            .collect()
+    }
+}
+
+/// Maps a changed CapacityProvider to the ECSClusters of its namespace that reference it.
+fn users_of_provider(
+    clusters: kube::runtime::reflector::Store<ECSCluster>,
+) -> impl Fn(Arc<CapacityProvider>) -> Vec<ObjectRef<ECSCluster>> {
+    move |provider: Arc<CapacityProvider>| {
+        let namespace = provider.metadata.namespace.clone().unwrap_or_default();
+        let name = provider.metadata.name.clone().unwrap_or_default();
+        clusters
+            .state()
+            .into_iter()
+            .filter(|c| c.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|c| c.spec.capacity_provider_refs.iter().any(|r| r.name == name))
+            .map(|c| ObjectRef::from(c.as_ref()))
+            .collect()
+    }
 }

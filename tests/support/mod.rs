@@ -78,10 +78,12 @@ impl TestBed {
     }
 
     pub async fn kube(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
             .unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
         let client = Client::try_from(config).unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
         if let Err(err) = client.apiserver_version().await {
             panic!("{HOW_TO_START}: kube-apiserver does not answer: {err}");
@@ -93,7 +95,16 @@ impl TestBed {
         AwsSettings {
             region: Some(self.region.clone()),
             endpoint_url: Some(self.aws_endpoint.clone()),
-            credentials: Some(Credentials::new(&self.access_key, &self.secret_key, None, None, "test-bed")),
+            credentials: Some(Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                None,
+                None,
+                "test-bed",
+            )),
+            // moto speaks plain HTTP.
+            allow_insecure_endpoint: true,
+            ..AwsSettings::default()
         }
     }
 
@@ -108,18 +119,37 @@ impl TestBed {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(self.region.clone()))
             .endpoint_url(&self.aws_endpoint)
-            .credentials_provider(Credentials::new(&self.access_key, &self.secret_key, None, None, "test-bed"))
+            .credentials_provider(Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                None,
+                None,
+                "test-bed",
+            ))
             .load()
             .await
+    }
+
+    pub async fn servicediscovery(&self) -> aws_sdk_servicediscovery::Client {
+        aws_sdk_servicediscovery::Client::new(&self.sdk_config().await)
     }
 
     pub async fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(&self.sdk_config().await)
     }
+
+    pub async fn applicationautoscaling(&self) -> aws_sdk_applicationautoscaling::Client {
+        aws_sdk_applicationautoscaling::Client::new(&self.sdk_config().await)
+    }
+
+    pub async fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk_config().await)
+    }
 }
 
 /// A VPC with two subnets and a security group in moto's EC2, for awsvpc services.
 pub struct Network {
+    pub vpc: String,
     pub subnets: Vec<String>,
     pub security_group: String,
 }
@@ -136,7 +166,9 @@ pub struct TestContext {
 fn random_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..6).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect()
+    (0..6)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
 }
 
 impl TestContext {
@@ -151,22 +183,46 @@ impl TestContext {
             "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": namespace }
         }))
         .expect("namespace manifest");
-        namespaces.create(&PostParams::default(), &ns).await.expect("create test namespace");
-        Self { bed, client, namespace, suffix }
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create test namespace");
+        Self {
+            bed,
+            client,
+            namespace,
+            suffix,
+        }
     }
 
     /// Creates an ECS cluster named `<base>-<suffix>` and returns its name.
     pub async fn cluster(&self, base: &str) -> String {
         let name = self.aws_name(base);
-        self.bed.ecs().await.create_cluster().cluster_name(&name).send().await.expect("create ECS cluster");
+        self.bed
+            .ecs()
+            .await
+            .create_cluster()
+            .cluster_name(&name)
+            .send()
+            .await
+            .expect("create ECS cluster");
         name
     }
 
     /// Creates a VPC, two subnets and a security group.
     pub async fn network(&self) -> Network {
         let ec2 = self.bed.ec2().await;
-        let vpc = ec2.create_vpc().cidr_block("10.20.0.0/16").send().await.expect("create VPC");
-        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string();
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.20.0.0/16")
+            .send()
+            .await
+            .expect("create VPC");
+        let vpc_id = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .expect("vpc id")
+            .to_string();
         let mut subnets = Vec::new();
         for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
             let subnet = ec2
@@ -177,7 +233,13 @@ impl TestContext {
                 .send()
                 .await
                 .expect("create subnet");
-            subnets.push(subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_string());
+            subnets.push(
+                subnet
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .expect("subnet id")
+                    .to_string(),
+            );
         }
         let sg = ec2
             .create_security_group()
@@ -187,7 +249,11 @@ impl TestContext {
             .send()
             .await
             .expect("create security group");
-        Network { subnets, security_group: sg.group_id().expect("sg id").to_string() }
+        Network {
+            vpc: vpc_id,
+            subnets,
+            security_group: sg.group_id().expect("sg id").to_string(),
+        }
     }
 
     /// An AWS name unique to this test: `<base>-<suffix>`.
@@ -204,36 +270,68 @@ impl TestContext {
 
     /// Applies a manifest (YAML) in the test namespace with server-side apply, as kubectl does.
     pub async fn apply_yaml(&self, yaml: &str) -> Result<DynamicObject, kube::Error> {
-        let mut obj: DynamicObject = serde_yaml_ng::from_str(yaml).expect("test manifest is valid YAML");
+        let mut obj: DynamicObject =
+            serde_yaml_ng::from_str(yaml).expect("test manifest is valid YAML");
         obj.metadata.namespace = Some(self.namespace.clone());
         let types = obj.types.clone().expect("manifest has apiVersion and kind");
-        let (group, version) = types.api_version.split_once('/').unwrap_or(("", &types.api_version));
+        let (group, version) = types
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &types.api_version));
         let gvk = kube::core::GroupVersionKind::gvk(group, version, &types.kind);
         let plural = format!("{}s", types.kind.to_lowercase());
         let resource = kube::core::ApiResource::from_gvk_with_plural(&gvk, &plural);
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
         let name = obj.metadata.name.clone().expect("manifest has a name");
-        api.patch(&name, &PatchParams::apply("integration-test").force(), &Patch::Apply(&obj)).await
+        api.patch(
+            &name,
+            &PatchParams::apply("integration-test").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
     }
 
     /// Starts an operator for this namespace.
     pub async fn start_operator(&self) -> Operator {
-        self.start_operator_with(OperatorConfig { resync_interval: Duration::from_secs(60), ..OperatorConfig::default() })
-            .await
+        self.start_operator_with(OperatorConfig {
+            resync_interval: Duration::from_secs(60),
+            ..OperatorConfig::default()
+        })
+        .await
     }
 
     pub async fn start_operator_with(&self, config: OperatorConfig) -> Operator {
+        self.start_operator_with_aws(config, self.bed.aws_settings())
+            .await
+    }
+
+    /// Starts an operator for this namespace with its own AWS settings (rate limits, ...).
+    pub async fn start_operator_with_aws(
+        &self,
+        config: OperatorConfig,
+        aws: AwsSettings,
+    ) -> Operator {
         let settings = RunSettings {
-            aws: self.bed.aws_settings(),
+            aws,
             config,
             concurrency: 4,
-            namespace: Some(self.namespace.clone()),
-            label_selector: None,
+            namespaces: vec![self.namespace.clone()],
+            ..RunSettings::default()
         };
         let calls = ApiCalls::default();
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run_with_client(self.client.clone(), settings, calls.clone(), stopped));
-        Operator { calls, stop, task: Some(task) }
+        let task = tokio::spawn(run_with_client(
+            self.client.clone(),
+            settings,
+            calls.clone(),
+            stopped,
+        ));
+        Operator {
+            calls,
+            stop,
+            task: Some(task),
+        }
     }
 }
 
@@ -261,8 +359,31 @@ impl Operator {
     }
 }
 
+/// Appends the AWS operations this operator called to the file named by
+/// `ECS_OPERATOR_OBSERVED_OPERATIONS` (set by `hack/test`), so that the IAM policy can be
+/// checked against everything the integration tests saw the operator call.
+fn record_observed_operations(calls: &ApiCalls) {
+    let Ok(path) = std::env::var("ECS_OPERATOR_OBSERVED_OPERATIONS") else {
+        return;
+    };
+    let lines: String = calls
+        .snapshot()
+        .keys()
+        .map(|(service, operation, _)| format!("{service}:{operation}\n"))
+        .collect();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write;
+        let _ = file.write_all(lines.as_bytes());
+    }
+}
+
 impl Drop for Operator {
     fn drop(&mut self) {
+        record_observed_operations(&self.calls);
         if let Some(task) = self.task.take() {
             task.abort();
         }
@@ -280,7 +401,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -307,7 +431,10 @@ pub async fn events_with_reason(ctx: &TestContext, reason: &str) -> Vec<String> 
 }
 
 /// The condition of `type_` in a status's conditions, as (status, reason, message).
-pub fn condition(conditions: &[ecs_operator::api::common::Condition], type_: &str) -> Option<(String, String, String)> {
+pub fn condition(
+    conditions: &[ecs_operator::api::common::Condition],
+    type_: &str,
+) -> Option<(String, String, String)> {
     conditions
         .iter()
         .find(|c| c.type_ == type_)

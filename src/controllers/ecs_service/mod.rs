@@ -1,6 +1,8 @@
 //! ECSService controller: resolve the task definition, observe the service (batched), decide
 //! (pure), create/update/delete, write status.
 
+pub mod autoscaling;
+pub mod discovery;
 pub mod observer;
 pub mod plan;
 pub mod status;
@@ -15,14 +17,18 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument};
 
+use self::discovery::Discovery;
+use self::observer::ServiceKey;
 use self::plan::{Desired, Plan, task_definition_key, value_hash};
 use self::status::{Input, Outcome};
 use super::{Error, write_status};
 use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
 };
-use crate::api::{ECSService, TaskDefinition};
-use crate::aws::ecs_service::{self as ecs_svc, CreateRequest, ObservedService};
+use crate::api::ecs_service::{AutoScalingStatus, DiscoveryStatus};
+use crate::api::{ECSCluster, ECSService, TaskDefinition};
+use crate::aws::AwsClients;
+use crate::aws::ecs_service::{self as ecs_svc, CreateRequest, ObservedService, Registry};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
 
@@ -105,6 +111,75 @@ pub fn referenced_task_definition(
     }
 }
 
+/// The cluster the service runs in: `spec.cluster`, or with `clusterRef` the referenced
+/// ECSCluster's ARN once that is Ready. A service created in a cluster stays with it, whatever
+/// the ECSCluster's state later. `Err((message, stalled))` while it cannot be resolved.
+pub fn resolved_cluster(svc: &ECSService, ctx: &Context) -> Result<String, (String, bool)> {
+    if let Some(cluster) = &svc.spec.cluster {
+        return Ok(cluster.clone());
+    }
+    let Some(reference) = &svc.spec.cluster_ref else {
+        return Err(("spec names no cluster".into(), true));
+    };
+    let namespace = svc.namespace().unwrap_or_default();
+    let key =
+        kube::runtime::reflector::ObjectRef::<ECSCluster>::new(&reference.name).within(&namespace);
+    let cluster = ctx.clusters.get(&key);
+    let cluster_arn = cluster
+        .as_ref()
+        .and_then(|c| c.status.as_ref())
+        .and_then(|s| s.cluster_arn.clone());
+    if let Some(recorded) = svc.status.as_ref().and_then(|s| s.cluster_arn.clone())
+        && (cluster.is_none() || cluster_arn.as_deref() == Some(recorded.as_str()))
+    {
+        return Ok(recorded);
+    }
+    let Some(cluster) = cluster else {
+        return Err((
+            format!(
+                "waiting for ECSCluster {} (not found in namespace {namespace})",
+                reference.name
+            ),
+            false,
+        ));
+    };
+    if cluster.metadata.deletion_timestamp.is_some() {
+        return Err((
+            format!("ECSCluster {} is being deleted", reference.name),
+            false,
+        ));
+    }
+    if cluster.spec.region != svc.spec.region || cluster.spec.role_arn != svc.spec.role_arn {
+        return Err((
+            format!(
+                "ECSCluster {} is in another Region or account: a service's region and roleArn must be its cluster's",
+                reference.name
+            ),
+            true,
+        ));
+    }
+    let status = cluster.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (
+        cluster_arn,
+        ready && status.observed_generation == cluster.metadata.generation,
+    ) {
+        (Some(arn), true) => Ok(arn),
+        _ => Err((
+            format!("waiting for ECSCluster {} to be Ready", reference.name),
+            false,
+        )),
+    }
+}
+
+/// The ARN of the ECSCluster `clusterRef` names, in whatever state it is.
+fn referenced_cluster_arn(svc: &ECSService, ctx: &Context) -> Option<String> {
+    let reference = svc.spec.cluster_ref.as_ref()?;
+    let key = kube::runtime::reflector::ObjectRef::<ECSCluster>::new(&reference.name)
+        .within(&svc.namespace()?);
+    ctx.clusters.get(&key)?.status.as_ref()?.cluster_arn.clone()
+}
+
 /// Whether an observation of `svc` (from the batched observer) calls for a reconcile: the
 /// plan would change something, or the status would change.
 pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> bool {
@@ -119,14 +194,22 @@ pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> 
     let namespace = svc.namespace().unwrap_or_default();
     let name = svc.service_name();
     let object_name = svc.name_any();
+    // As the observer located it: with clusterRef, the cluster the service was created in.
+    let cluster = svc
+        .spec
+        .cluster
+        .clone()
+        .or_else(|| status.cluster_arn.clone())
+        .unwrap_or_default();
     let desired = Desired {
         spec: &svc.spec,
-        cluster: &svc.spec.cluster,
+        cluster: &cluster,
         name: &name,
         task_definition_arn: td,
         namespace: &namespace,
         object_name: &object_name,
         uid: &uid,
+        service_registries: None,
     };
     let plan = plan::plan(&desired, Some(observed), &status);
     let acts = !matches!(&plan, Plan::Sync { update: None, tags_to_set, tags_to_remove, .. } if tags_to_set.is_empty() && tags_to_remove.is_empty());
@@ -144,6 +227,7 @@ pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> 
         deletion_policy: status.deletion_policy.unwrap_or_default(),
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
+        auto_scaling: None,
         now: Timestamp::now(),
     };
     let new_status = status::compute(
@@ -160,36 +244,40 @@ struct Applied {
     outcome: Outcome,
     redeploy_token: Option<Option<String>>,
     service_connect_hash: Option<Option<String>>,
+    /// Cloud Map registration after this reconcile (`None`: unchanged).
+    discovery: Option<Option<DiscoveryStatus>>,
+    /// Auto scaling after this reconcile (`None`: unchanged).
+    auto_scaling: Option<Option<AutoScalingStatus>>,
 }
 
 impl From<Outcome> for Applied {
     fn from(outcome: Outcome) -> Self {
         Self {
             outcome,
+            discovery: None,
             redeploy_token: None,
             service_connect_hash: None,
+            auto_scaling: None,
         }
     }
 }
 
+/// The clients for the object's Region and IAM role.
+async fn aws_for(svc: &ECSService, ctx: &Context) -> Result<AwsClients, AwsError> {
+    ctx.aws_for(
+        &svc.namespace().unwrap_or_default(),
+        svc.spec.region.as_deref(),
+        svc.spec.role_arn.as_deref(),
+    )
+    .await
+}
+
 async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result<Action, Error> {
     let key = Context::key(svc);
-    let (td_arn, applied) = match resolve_task_definition(svc, ctx).await {
-        Ok(Some(td)) => {
-            let applied = match sync(svc, ctx, &td).await {
-                Ok(applied) => applied,
-                Err(err) => Outcome::Failed(err).into(),
-            };
-            (Some(td), applied)
-        }
-        Ok(None) => (
-            None,
-            Outcome::WaitingForTaskDefinition("waiting for the task definition".into()).into(),
-        ),
-        Err(Wait::TaskDefinition(message)) => {
-            (None, Outcome::WaitingForTaskDefinition(message).into())
-        }
-        Err(Wait::Aws(err)) => (None, Outcome::Failed(err).into()),
+    let aws = aws_for(svc, ctx).await;
+    let (td_arn, applied) = match &aws {
+        Ok(aws) => resolve_and_sync(svc, ctx, aws).await,
+        Err(err) => (None, Outcome::Failed(err.clone()).into()),
     };
     let input = Input {
         previous: svc.status.as_ref(),
@@ -198,9 +286,16 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         deletion_policy: deletion_policy(svc, ctx),
         applied_redeploy_token: applied.redeploy_token.clone(),
         applied_service_connect_hash: applied.service_connect_hash.clone(),
+        auto_scaling: applied.auto_scaling.clone(),
         now: Timestamp::now(),
     };
-    let new_status = status::compute(&input, &applied.outcome);
+    let mut new_status = status::compute(&input, &applied.outcome);
+    if let Some(discovery) = &applied.discovery {
+        new_status.service_discovery = discovery.clone();
+    }
+    if let Some(account) = aws.ok().and_then(|aws| aws.account_id) {
+        new_status.aws_account_id = Some(account);
+    }
     write_status(api, svc, svc.status.as_ref(), &new_status).await?;
     publish_transition_events(svc, ctx, &new_status).await;
 
@@ -222,6 +317,17 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         }
         // The TaskDefinition watch wakes us when it becomes Ready.
         Outcome::WaitingForTaskDefinition(_) => Action::requeue(ctx.config.resync_interval),
+        // The ECSCluster watch wakes us when it becomes Ready.
+        Outcome::WaitingForCluster { stalled: false, .. } => {
+            Action::requeue(ctx.config.resync_interval)
+        }
+        Outcome::WaitingForCluster { stalled: true, .. } => {
+            Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
+        }
+        Outcome::WaitingForDiscovery { stalled: true, .. } => {
+            Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
+        }
+        Outcome::WaitingForDiscovery { .. } => Action::requeue(ROLLOUT_POLL * 2),
         Outcome::WaitingForDrain | Outcome::Deleting(_) => Action::requeue(ROLLOUT_POLL * 2),
         Outcome::AlreadyExists { .. } | Outcome::Immutable { .. } => {
             Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
@@ -230,13 +336,48 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
     })
 }
 
+/// Resolves the task definition, then makes the ECS service match the spec.
+async fn resolve_and_sync(
+    svc: &ECSService,
+    ctx: &Context,
+    aws: &AwsClients,
+) -> (Option<String>, Applied) {
+    let cluster = match resolved_cluster(svc, ctx) {
+        Ok(cluster) => cluster,
+        Err((message, stalled)) => {
+            return (None, Outcome::WaitingForCluster { message, stalled }.into());
+        }
+    };
+    match resolve_task_definition(svc, ctx, aws).await {
+        Ok(Some(td)) => {
+            let applied = match sync(svc, ctx, aws, &cluster, &td).await {
+                Ok(applied) => applied,
+                Err(err) => Outcome::Failed(err).into(),
+            };
+            (Some(td), applied)
+        }
+        Ok(None) => (
+            None,
+            Outcome::WaitingForTaskDefinition("waiting for the task definition".into()).into(),
+        ),
+        Err(Wait::TaskDefinition(message)) => {
+            (None, Outcome::WaitingForTaskDefinition(message).into())
+        }
+        Err(Wait::Aws(err)) => (None, Outcome::Failed(err).into()),
+    }
+}
+
 enum Wait {
     TaskDefinition(String),
     Aws(AwsError),
 }
 
 /// The full ARN of the task definition the service should run.
-async fn resolve_task_definition(svc: &ECSService, ctx: &Context) -> Result<Option<String>, Wait> {
+async fn resolve_task_definition(
+    svc: &ECSService,
+    ctx: &Context,
+    aws: &AwsClients,
+) -> Result<Option<String>, Wait> {
     if let Some(arn) = referenced_task_definition(svc, ctx).map_err(Wait::TaskDefinition)? {
         return Ok(Some(arn));
     }
@@ -252,7 +393,7 @@ async fn resolve_task_definition(svc: &ECSService, ctx: &Context) -> Result<Opti
     {
         return Ok(Some(known.to_string()));
     }
-    ecs_svc::resolve_task_definition(&ctx.aws.ecs, reference)
+    ecs_svc::resolve_task_definition(&aws.ecs, reference)
         .await
         .map(Some)
         .map_err(Wait::Aws)
@@ -260,26 +401,32 @@ async fn resolve_task_definition(svc: &ECSService, ctx: &Context) -> Result<Opti
 
 async fn observe(
     ctx: &Context,
+    aws: &AwsClients,
     cluster: &str,
     name: &str,
 ) -> Result<Option<ObservedService>, AwsError> {
-    let key = (cluster.to_string(), name.to_string());
+    let key = ServiceKey::new(aws, cluster, name);
     if let Some(observed) = ctx.observations.take_fresh(&key, OBSERVATION_MAX_AGE) {
         return Ok(Some(observed));
     }
-    let described = ecs_svc::describe(&ctx.aws.ecs, cluster, &[name.to_string()]).await?;
+    let described = ecs_svc::describe(&aws.ecs, cluster, &[name.to_string()]).await?;
     Ok(described.found.get(name).cloned())
 }
 
-async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, AwsError> {
-    let ecs = &ctx.aws.ecs;
+async fn sync(
+    svc: &ECSService,
+    ctx: &Context,
+    aws: &AwsClients,
+    cluster: &str,
+    td_arn: &str,
+) -> Result<Applied, AwsError> {
+    let ecs = &aws.ecs;
     let status = svc.status.clone().unwrap_or_default();
     let uid = svc.uid().unwrap_or_default();
     let namespace = svc.namespace().unwrap_or_default();
     let object_name = svc.name_any();
     let name = svc.service_name();
-    let cluster = svc.spec.cluster.as_str();
-    let desired = Desired {
+    let mut desired = Desired {
         spec: &svc.spec,
         cluster,
         name: &name,
@@ -287,173 +434,253 @@ async fn sync(svc: &ECSService, ctx: &Context, td_arn: &str) -> Result<Applied, 
         namespace: &namespace,
         object_name: &object_name,
         uid: &uid,
+        service_registries: None,
     };
     if let Some(Plan::Immutable { message, .. }) = plan::immutable_from_status(&desired, &status) {
         return Ok(Outcome::Immutable { message }.into());
     }
-    let observed = observe(ctx, cluster, &name).await?;
-    let key = (cluster.to_string(), name.clone());
+    let observed = observe(ctx, aws, cluster, &name).await?;
+
+    // Cloud Map first: it decides which registry the ECS service carries.
+    let ecs_registries = observed
+        .as_ref()
+        .map(|o| o.service_registries.clone())
+        .unwrap_or_default();
+    let (registries, mut discovery_status) =
+        match discovery::ensure(svc, ctx, aws, &ecs_registries).await? {
+            Discovery::None => (None, None),
+            Discovery::Waiting {
+                message,
+                status: discovery_status,
+                stalled,
+            } => {
+                return Ok(Applied {
+                    discovery: Some(discovery_status),
+                    ..Outcome::WaitingForDiscovery { message, stalled }.into()
+                });
+            }
+            Discovery::Ready {
+                registry_arn,
+                status: discovery_status,
+            } => {
+                let sd = svc.spec.service_discovery.as_ref();
+                let registries: Vec<Registry> = registry_arn
+                    .map(|registry_arn| Registry {
+                        registry_arn,
+                        container_name: sd.and_then(|d| d.container_name.clone()),
+                        container_port: sd.and_then(|d| d.container_port),
+                    })
+                    .into_iter()
+                    .collect();
+                (Some(registries), Some(discovery_status))
+            }
+        };
+    desired.service_registries = registries.as_deref();
+    let key = ServiceKey::new(aws, cluster, &name);
     let service_connect_hash = svc
         .spec
         .service_connect_configuration
         .as_ref()
         .map(value_hash);
 
-    match plan::plan(&desired, observed.as_ref(), &status) {
-        Plan::Create => {
-            let mut tags: std::collections::BTreeMap<String, String> = svc
-                .spec
-                .tags
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect();
-            tags.extend(ownership_tags(KIND, &namespace, &object_name, &uid));
-            // The uid makes CreateService idempotent across retries and crashes; the look-up
-            // by name above finds a service created just before a crash.
-            let token: String = uid.chars().filter(|c| c.is_ascii()).take(36).collect();
-            let created = ecs_svc::create(
-                ecs,
-                &CreateRequest {
-                    cluster,
-                    name: &name,
-                    task_definition: td_arn,
-                    spec: &svc.spec,
-                    tags: &tags,
-                    client_token: &token,
-                },
-            )
-            .await?;
-            info!(arn = %created.arn, "created ECS service");
-            ctx.event(
-                svc,
-                EventType::Normal,
-                "Created",
-                "Create",
-                format!(
-                    "created ECS service {} running {}",
-                    created.arn,
-                    task_definition_key(td_arn)
-                ),
-            )
-            .await;
-            ctx.observations.invalidate(&key);
-            Ok(Applied {
-                outcome: Outcome::Synced {
-                    observed: created,
-                    rollout_failed: false,
-                },
-                redeploy_token: Some(svc.spec.redeploy_token.clone()),
-                service_connect_hash: Some(service_connect_hash),
-            })
-        }
-        Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
-        Plan::AlreadyExists { owner } => {
-            if status
-                .conditions
-                .iter()
-                .all(|c| c.reason != "AlreadyExists")
-            {
+    let ecs_result: Result<Applied, AwsError> = async {
+        match plan::plan(&desired, observed.as_ref(), &status) {
+            Plan::Create => {
+                let mut tags: std::collections::BTreeMap<String, String> = svc
+                    .spec
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
+                tags.extend(ownership_tags(KIND, &namespace, &object_name, &uid));
+                // The uid makes CreateService idempotent across retries and crashes; the look-up
+                // by name above finds a service created just before a crash.
+                let token: String = uid.chars().filter(|c| c.is_ascii()).take(36).collect();
+                let created = ecs_svc::create(
+                    ecs,
+                    &CreateRequest {
+                        cluster,
+                        name: &name,
+                        task_definition: td_arn,
+                        spec: &svc.spec,
+                        tags: &tags,
+                        client_token: &token,
+                        service_registries: registries.as_deref().unwrap_or_default(),
+                    },
+                )
+                .await?;
+                info!(arn = %created.arn, "created ECS service");
                 ctx.event(
                     svc,
-                    EventType::Warning,
-                    "AlreadyExists",
+                    EventType::Normal,
+                    "Created",
                     "Create",
-                    format!("ECS service {name} in {cluster} belongs to {owner}"),
+                    format!(
+                        "created ECS service {} running {}",
+                        created.arn,
+                        task_definition_key(td_arn)
+                    ),
                 )
                 .await;
-            }
-            Ok(Outcome::AlreadyExists { owner }.into())
-        }
-        Plan::Immutable { message, .. } => {
-            if status.conditions.iter().all(|c| c.message != message) {
-                ctx.event(
-                    svc,
-                    EventType::Warning,
-                    "ImmutableFieldChanged",
-                    "Update",
-                    message.clone(),
-                )
-                .await;
-            }
-            Ok(Outcome::Immutable { message }.into())
-        }
-        Plan::Sync {
-            adopt,
-            update,
-            changed,
-            tags_to_set,
-            tags_to_remove,
-            rollout_failed,
-        } => {
-            let Some(mut observed) = observed else {
-                return Ok(Outcome::Failed(AwsError {
-                    operation: "DescribeServices",
-                    code: "Inconsistent".into(),
-                    message: "service vanished while planning".into(),
-                    class: ErrorClass::Retryable,
+                ctx.observations.invalidate(&key);
+                Ok(Applied {
+                    outcome: Outcome::Synced {
+                        observed: created,
+                        rollout_failed: false,
+                    },
+                    redeploy_token: Some(svc.spec.redeploy_token.clone()),
+                    service_connect_hash: Some(service_connect_hash),
+                    discovery: None,
+                    auto_scaling: None,
                 })
-                .into());
-            };
-            if !tags_to_set.is_empty() || !tags_to_remove.is_empty() {
-                ecs_svc::sync_tags(ecs, &observed.arn, &tags_to_set, &tags_to_remove).await?;
-                if adopt {
+            }
+            Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
+            Plan::AlreadyExists { owner } => {
+                if status
+                    .conditions
+                    .iter()
+                    .all(|c| c.reason != "AlreadyExists")
+                {
                     ctx.event(
                         svc,
-                        EventType::Normal,
-                        "Adopted",
-                        "Adopt",
-                        format!("adopted ECS service {}", observed.arn),
+                        EventType::Warning,
+                        "AlreadyExists",
+                        "Create",
+                        format!("ECS service {name} in {cluster} belongs to {owner}"),
                     )
                     .await;
                 }
+                Ok(Outcome::AlreadyExists { owner }.into())
             }
-            let mut applied_token = None;
-            let mut applied_connect = None;
-            if let Some(update) = update {
-                let drift = svc.status.as_ref().and_then(|s| s.observed_generation)
-                    == svc.metadata.generation
-                    && !adopt;
-                observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
-                ctx.observations.invalidate(&key);
-                let what = changed.join(", ");
-                info!(changed = %what, drift, "updated ECS service");
-                let (reason, note) = if drift {
-                    (
-                        "DriftRepaired",
-                        format!("ECS service differed from the spec in {what}; updated it back"),
+            Plan::Immutable { message, .. } => {
+                if status.conditions.iter().all(|c| c.message != message) {
+                    ctx.event(
+                        svc,
+                        EventType::Warning,
+                        "ImmutableFieldChanged",
+                        "Update",
+                        message.clone(),
                     )
-                } else {
-                    ("Updated", format!("updated {what}"))
-                };
-                ctx.event(
-                    svc,
-                    if drift {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason,
-                    "Update",
-                    note,
-                )
-                .await;
-                if update.force_new_deployment {
-                    applied_token = Some(svc.spec.redeploy_token.clone());
+                    .await;
                 }
-                if update.service_connect_configuration.is_some() {
-                    applied_connect = Some(service_connect_hash);
-                }
+                Ok(Outcome::Immutable { message }.into())
             }
-            Ok(Applied {
-                outcome: Outcome::Synced {
-                    observed,
-                    rollout_failed,
-                },
-                redeploy_token: applied_token,
-                service_connect_hash: applied_connect,
-            })
+            Plan::Sync {
+                adopt,
+                update,
+                changed,
+                tags_to_set,
+                tags_to_remove,
+                rollout_failed,
+            } => {
+                let Some(mut observed) = observed else {
+                    return Ok(Outcome::Failed(AwsError {
+                        operation: "DescribeServices",
+                        code: "Inconsistent".into(),
+                        message: "service vanished while planning".into(),
+                        class: ErrorClass::Retryable,
+                    })
+                    .into());
+                };
+                if !tags_to_set.is_empty() || !tags_to_remove.is_empty() {
+                    ecs_svc::sync_tags(ecs, &observed.arn, &tags_to_set, &tags_to_remove).await?;
+                    if adopt {
+                        ctx.event(
+                            svc,
+                            EventType::Normal,
+                            "Adopted",
+                            "Adopt",
+                            format!("adopted ECS service {}", observed.arn),
+                        )
+                        .await;
+                    }
+                }
+                let mut applied_token = None;
+                let mut applied_connect = None;
+                if let Some(update) = update {
+                    let drift = svc.status.as_ref().and_then(|s| s.observed_generation)
+                        == svc.metadata.generation
+                        && !adopt;
+                    observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
+                    ctx.observations.invalidate(&key);
+                    let what = changed.join(", ");
+                    info!(changed = %what, drift, "updated ECS service");
+                    let (reason, note) = if drift {
+                        (
+                            "DriftRepaired",
+                            format!(
+                                "ECS service differed from the spec in {what}; updated it back"
+                            ),
+                        )
+                    } else {
+                        ("Updated", format!("updated {what}"))
+                    };
+                    ctx.event(
+                        svc,
+                        if drift {
+                            EventType::Warning
+                        } else {
+                            EventType::Normal
+                        },
+                        reason,
+                        "Update",
+                        note,
+                    )
+                    .await;
+                    if update.force_new_deployment {
+                        applied_token = Some(svc.spec.redeploy_token.clone());
+                    }
+                    if update.service_connect_configuration.is_some() {
+                        applied_connect = Some(service_connect_hash);
+                    }
+                }
+                Ok(Applied {
+                    outcome: Outcome::Synced {
+                        observed,
+                        rollout_failed,
+                    },
+                    redeploy_token: applied_token,
+                    service_connect_hash: applied_connect,
+                    discovery: None,
+                    auto_scaling: None,
+                })
+            }
         }
     }
+    .await;
+    let mut applied = ecs_result?;
+    // Cloud Map services retired by a change are deleted once the ECS service left them.
+    if let (Some(sd), Outcome::Synced { observed, .. }) =
+        (discovery_status.as_mut(), &applied.outcome)
+        && !sd.retired_service_ids.is_empty()
+        && let Some(message) =
+            discovery::delete_retired(aws, sd, &observed.service_registries).await?
+    {
+        info!(%message, "Cloud Map service retirement waits");
+    }
+    if applied.discovery.is_none() {
+        applied.discovery = Some(discovery_status);
+    }
+    // Auto scaling once the ECS service exists.
+    if let Outcome::Synced { observed, .. } = &applied.outcome {
+        let owner = autoscaling::Owner {
+            namespace: &namespace,
+            name: &object_name,
+            uid: &uid,
+        };
+        let scaling = autoscaling::ensure(
+            aws,
+            &svc.spec,
+            cluster,
+            &name,
+            owner,
+            status.auto_scaling.as_ref(),
+            observed.desired_count,
+        )
+        .await?;
+        applied.auto_scaling = Some(scaling);
+    }
+    Ok(applied)
 }
 
 /// Events for rollout transitions, judged from the Ready condition before and after.
@@ -522,44 +749,99 @@ async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Resu
         return Ok(Action::await_change());
     }
     let name = svc.service_name();
-    let cluster = svc.spec.cluster.as_str();
-    let observed = match ecs_svc::describe(&ctx.aws.ecs, cluster, std::slice::from_ref(&name)).await
-    {
+    // With clusterRef, the cluster the service was created in (or the referenced cluster,
+    // should the status write after CreateService have been lost); none: nothing to delete.
+    let Some(cluster) = svc
+        .spec
+        .cluster
+        .clone()
+        .or_else(|| svc.status.as_ref()?.cluster_arn.clone())
+        .or_else(|| referenced_cluster_arn(svc, ctx))
+    else {
+        return Ok(Action::await_change());
+    };
+    let cluster = cluster.as_str();
+    let aws = aws_for(svc, ctx).await?;
+    let observed = match ecs_svc::describe(&aws.ecs, cluster, std::slice::from_ref(&name)).await {
         Ok(described) => described.found.get(&name).cloned(),
         // No cluster, no service: nothing to delete.
         Err(err) if err.code == "ClusterNotFoundException" => None,
         Err(err) => return Err(err.into()),
     };
-    let Some(observed) = observed else {
-        return Ok(Action::await_change());
+    // The ECS service goes first (never one we do not own), its auto scaling before it...
+    let uid = svc.uid().unwrap_or_default();
+    let namespace = svc.namespace().unwrap_or_default();
+    let object_name = svc.name_any();
+    let owner = autoscaling::Owner {
+        namespace: &namespace,
+        name: &object_name,
+        uid: &uid,
     };
-    if ownership_of(&observed.tags, &svc.uid().unwrap_or_default()) != Ownership::Ours {
-        // Never delete what we do not own.
-        return Ok(Action::await_change());
-    }
-    let message = match observed.status.as_str() {
-        "INACTIVE" => {
-            ctx.event(
-                svc,
-                EventType::Normal,
-                "Deleted",
-                "Delete",
-                format!("deleted ECS service {}", observed.arn),
-            )
-            .await;
-            return Ok(Action::await_change());
+    let scaling_owned = svc
+        .status
+        .as_ref()
+        .is_some_and(|s| s.auto_scaling.is_some());
+    let mut scaling_removed = false;
+    let waiting_for_ecs = match observed {
+        Some(observed) if ownership_of(&observed.tags, &uid) == Ownership::Ours => {
+            if scaling_owned && observed.status != "DRAINING" {
+                autoscaling::remove(&aws, cluster, &name, owner).await?;
+                info!("removed the service's auto scaling");
+                scaling_removed = true;
+            }
+            match observed.status.as_str() {
+                "INACTIVE" => None,
+                "DRAINING" => Some(format!(
+                    "ECS service {} is DRAINING; waiting for INACTIVE",
+                    observed.arn
+                )),
+                _ => {
+                    ecs_svc::delete(&aws.ecs, cluster, &name).await?;
+                    info!(arn = %observed.arn, "deleting ECS service");
+                    Some(format!(
+                        "deleting ECS service {}: waiting for its tasks to drain",
+                        observed.arn
+                    ))
+                }
+            }
         }
-        "DRAINING" => format!(
-            "ECS service {} is DRAINING; waiting for INACTIVE",
-            observed.arn
-        ),
-        _ => {
-            ecs_svc::delete(&ctx.aws.ecs, cluster, &name).await?;
-            info!(arn = %observed.arn, "deleting ECS service");
-            format!(
-                "deleting ECS service {}: waiting for its tasks to drain",
-                observed.arn
-            )
+        _ => None,
+    };
+    // ...then its Cloud Map services, once their instances are gone.
+    let message = match waiting_for_ecs {
+        Some(message) => message,
+        None => {
+            let discovery = svc
+                .status
+                .as_ref()
+                .and_then(|s| s.service_discovery.clone());
+            match discovery {
+                Some(sd) => match discovery::delete_all(&aws, &sd).await? {
+                    Some(message) => message,
+                    None => {
+                        ctx.event(
+                            svc,
+                            EventType::Normal,
+                            "Deleted",
+                            "Delete",
+                            format!("deleted ECS service {name} and its Cloud Map service"),
+                        )
+                        .await;
+                        return Ok(Action::await_change());
+                    }
+                },
+                None => {
+                    ctx.event(
+                        svc,
+                        EventType::Normal,
+                        "Deleted",
+                        "Delete",
+                        format!("deleted ECS service {name}"),
+                    )
+                    .await;
+                    return Ok(Action::await_change());
+                }
+            }
         }
     };
     let input = Input {
@@ -569,6 +851,7 @@ async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Resu
         deletion_policy: policy,
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
+        auto_scaling: scaling_removed.then_some(None),
         now: Timestamp::now(),
     };
     let new_status = status::compute(&input, &Outcome::Deleting(message.clone()));

@@ -14,7 +14,7 @@ use crate::api::ecs_service::{
     ECSServiceSpec, ECSServiceStatus, EnabledDisabled, NetworkConfiguration, PropagateTags,
     SchedulingStrategy,
 };
-use crate::aws::ecs_service::{ObservedService, ServiceUpdate};
+use crate::aws::ecs_service::{ObservedService, Registry, ServiceUpdate};
 use crate::controllers::task_definition::plan::tag_changes;
 
 /// What the operator wants, resolved: names and the full task definition ARN.
@@ -28,6 +28,9 @@ pub struct Desired<'a> {
     pub namespace: &'a str,
     pub object_name: &'a str,
     pub uid: &'a str,
+    /// Cloud Map registries the service should carry; `None` leaves them to ECS (no
+    /// discovery was ever configured).
+    pub service_registries: Option<&'a [Registry]>,
 }
 
 // Plans are short-lived values passed once from the pure plan to the IO code.
@@ -152,7 +155,9 @@ pub fn plan(
         update.task_definition = Some(desired.task_definition_arn.to_string());
         changed.push("taskDefinition");
     }
-    if let Some(count) = spec.desired_count
+    // With auto scaling the scaler owns the count: desiredCount is only the initial one.
+    if spec.auto_scaling.is_none()
+        && let Some(count) = spec.desired_count
         && count != observed.desired_count
     {
         update.desired_count = Some(count);
@@ -253,6 +258,20 @@ pub fn plan(
     {
         update.service_connect_configuration = Some(connect.clone());
         changed.push("serviceConnectConfiguration");
+    }
+    if let Some(registries) = desired.service_registries {
+        let mut want: Vec<&str> = registries.iter().map(|r| r.registry_arn.as_str()).collect();
+        let mut have: Vec<&str> = observed
+            .service_registries
+            .iter()
+            .map(String::as_str)
+            .collect();
+        want.sort();
+        have.sort();
+        if want != have {
+            update.service_registries = Some(registries.to_vec());
+            changed.push("serviceRegistries");
+        }
     }
     if let Some(token) = &spec.redeploy_token
         && status.applied_redeploy_token.as_ref() != Some(token)
@@ -424,7 +443,7 @@ mod tests {
 
     fn spec() -> ECSServiceSpec {
         ECSServiceSpec {
-            cluster: "prod".into(),
+            cluster: Some("prod".into()),
             task_definition: Some("web:1".into()),
             desired_count: Some(2),
             launch_type: Some(LaunchType::FARGATE),
@@ -493,6 +512,7 @@ mod tests {
             namespace: "ns",
             object_name: "web",
             uid: "uid-1",
+            service_registries: None,
         }
     }
 
@@ -568,6 +588,49 @@ mod tests {
             &ECSServiceStatus::default(),
         ));
         assert!(update.is_none());
+    }
+
+    #[test]
+    fn desired_count_is_only_the_initial_count_with_auto_scaling() {
+        let mut spec = spec();
+        spec.auto_scaling = Some(crate::api::ecs_service::AutoScaling {
+            min_capacity: 1,
+            max_capacity: 10,
+            ..Default::default()
+        });
+        let mut scaled = observed();
+        scaled.desired_count = 7;
+        let (update, changed) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&scaled),
+            &ECSServiceStatus::default(),
+        ));
+        assert!(
+            update.is_none(),
+            "the scaler's count is not drift: {changed:?}"
+        );
+        spec.desired_count = Some(3);
+        let (update, _) = sync_update(plan(
+            &desired(&spec, TD2),
+            Some(&scaled),
+            &ECSServiceStatus::default(),
+        ));
+        let update = update.expect("the task definition changed");
+        assert_eq!(
+            update.desired_count, None,
+            "a changed desiredCount is not sent"
+        );
+        spec.auto_scaling = None;
+        let (update, _) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&scaled),
+            &ECSServiceStatus::default(),
+        ));
+        assert_eq!(
+            update.and_then(|u| u.desired_count),
+            Some(3),
+            "without auto scaling desiredCount applies again"
+        );
     }
 
     #[test]
@@ -732,6 +795,32 @@ mod tests {
             )
         );
         assert!(changed.contains(&"redeployToken"));
+    }
+
+    #[test]
+    fn registries_are_compared_as_sets_and_detach_is_an_update() {
+        let spec = spec();
+        let registry = Registry {
+            registry_arn: "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1".into(),
+            ..Default::default()
+        };
+        let wanted = [registry.clone()];
+        let mut d = desired(&spec, TD1);
+        d.service_registries = Some(&wanted);
+        let (update, changed) =
+            sync_update(plan(&d, Some(&observed()), &ECSServiceStatus::default()));
+        assert_eq!(changed, vec!["serviceRegistries"]);
+        assert_eq!(
+            update.and_then(|u| u.service_registries),
+            Some(vec![registry.clone()])
+        );
+        let mut registered = observed();
+        registered.service_registries = vec![registry.registry_arn.clone()];
+        let (update, _) = sync_update(plan(&d, Some(&registered), &ECSServiceStatus::default()));
+        assert!(update.is_none());
+        d.service_registries = Some(&[]);
+        let (update, _) = sync_update(plan(&d, Some(&registered), &ECSServiceStatus::default()));
+        assert_eq!(update.and_then(|u| u.service_registries), Some(vec![]));
     }
 
     #[test]

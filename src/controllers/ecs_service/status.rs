@@ -6,13 +6,15 @@ use super::plan::task_definition_key;
 use crate::api::common::{
     DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
 };
-use crate::api::ecs_service::{DeploymentStatus, ECSServiceStatus};
+use crate::api::ecs_service::{AutoScalingStatus, DeploymentStatus, ECSServiceStatus};
 use crate::aws::ecs_service::ObservedService;
 use crate::aws::error::{AwsError, ErrorClass};
 
 /// Service events kept in status.
 pub const EVENTS_IN_STATUS: usize = 5;
 pub const PROGRESSING: &str = "Progressing";
+/// True while the scalable target is registered and no scaling is suspended.
+pub const SCALING_ACTIVE: &str = "ScalingActive";
 
 /// How a reconcile ended.
 // Outcomes are short-lived values passed once from the reconcile to the status code.
@@ -27,6 +29,16 @@ pub enum Outcome {
     },
     /// The referenced TaskDefinition is missing or not Ready yet.
     WaitingForTaskDefinition(String),
+    /// The referenced ECSCluster is missing or not Ready yet (or cannot be used: `stalled`).
+    WaitingForCluster {
+        message: String,
+        stalled: bool,
+    },
+    /// Cloud Map discovery is not ready (namespace, a service switch) or is misconfigured.
+    WaitingForDiscovery {
+        message: String,
+        stalled: bool,
+    },
     /// A previous service of the same name is still draining.
     WaitingForDrain,
     AlreadyExists {
@@ -49,6 +61,8 @@ pub struct Input<'a> {
     /// Redeploy token and Service Connect hash now applied (None: unchanged from previous).
     pub applied_redeploy_token: Option<Option<String>>,
     pub applied_service_connect_hash: Option<Option<String>>,
+    /// `status.autoScaling` after this reconcile (None: unchanged).
+    pub auto_scaling: Option<Option<AutoScalingStatus>>,
     pub now: Timestamp,
 }
 
@@ -86,6 +100,9 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Some(td) = input.task_definition_arn {
         status.task_definition_arn = Some(td.to_string());
     }
+    if let Some(scaling) = &input.auto_scaling {
+        status.auto_scaling = scaling.clone();
+    }
     if let Outcome::Synced {
         observed,
         rollout_failed,
@@ -95,6 +112,9 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
         status.cluster_arn = Some(observed.cluster_arn.clone());
         status.service_status = Some(observed.status.clone());
         status.desired_count = Some(observed.desired_count);
+        if let Some(scaling) = status.auto_scaling.as_mut() {
+            scaling.desired_count = Some(observed.desired_count);
+        }
         status.running_count = Some(observed.running_count);
         status.pending_count = Some(observed.pending_count);
         status.rollout_state = primary(observed).and_then(|p| p.rollout_state.clone());
@@ -116,7 +136,8 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
                 .filter(|f| task_definition_key(f) == task_definition_key(desired))
         };
     }
-    let conditions = desired_conditions(input, outcome);
+    let mut conditions = desired_conditions(input, outcome);
+    conditions.extend(scaling_condition(status.auto_scaling.as_ref()));
     status.conditions = merge_conditions(
         &previous.conditions,
         &conditions,
@@ -124,6 +145,42 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
         input.now,
     );
     status
+}
+
+/// `ScalingActive`, while auto scaling is configured.
+fn scaling_condition(scaling: Option<&AutoScalingStatus>) -> Option<DesiredCondition> {
+    let scaling = scaling?;
+    let range = format!(
+        "{}-{} tasks",
+        scaling.min_capacity.unwrap_or_default(),
+        scaling.max_capacity.unwrap_or_default()
+    );
+    Some(if !scaling.registered {
+        DesiredCondition::new(
+            SCALING_ACTIVE,
+            false,
+            "NotRegistered",
+            format!("scalable target {} is not registered", scaling.resource_id),
+        )
+    } else if scaling.suspended {
+        DesiredCondition::new(
+            SCALING_ACTIVE,
+            false,
+            "Suspended",
+            format!("scaling of {} ({range}) is suspended", scaling.resource_id),
+        )
+    } else {
+        DesiredCondition::new(
+            SCALING_ACTIVE,
+            true,
+            "TargetRegistered",
+            format!(
+                "{} scales between {range} with {} policies",
+                scaling.resource_id,
+                scaling.policies.len()
+            ),
+        )
+    })
 }
 
 fn failure_reason(observed: &ObservedService, desired_td: &str) -> String {
@@ -194,6 +251,12 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
             ]
         }
         Outcome::WaitingForTaskDefinition(message) => not_ready("WaitingForTaskDefinition", message.clone(), false),
+        Outcome::WaitingForCluster { message, stalled } => not_ready("WaitingForCluster", message.clone(), *stalled),
+        Outcome::WaitingForDiscovery { message, stalled } => not_ready(
+            if *stalled { "InvalidServiceDiscovery" } else { "WaitingForServiceDiscovery" },
+            message.clone(),
+            *stalled,
+        ),
         Outcome::WaitingForDrain => not_ready(
             "WaitingForDrain",
             "a previous ECS service of this name is DRAINING; it is created again once ECS reports it INACTIVE".into(),
@@ -256,6 +319,7 @@ mod tests {
             deletion_policy: DeletionPolicy::Delete,
             applied_redeploy_token: None,
             applied_service_connect_hash: None,
+            auto_scaling: None,
             now: Timestamp::from_second(now).unwrap_or_default(),
         }
     }
@@ -368,5 +432,46 @@ mod tests {
         let first = compute(&input(None, TD2, 1), &outcome);
         let second = compute(&input(Some(&first), TD2, 99), &outcome);
         assert_eq!(first, second);
+    }
+
+    #[test]
+    fn scaling_active_follows_the_target_and_the_scaler_count_is_mirrored() {
+        let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
+        let outcome = Outcome::Synced {
+            observed,
+            rollout_failed: false,
+        };
+        let mut with_scaling = input(None, TD2, 1);
+        with_scaling.auto_scaling = Some(Some(AutoScalingStatus {
+            resource_id: "service/prod/web".into(),
+            registered: true,
+            min_capacity: Some(1),
+            max_capacity: Some(4),
+            ..Default::default()
+        }));
+        let status = compute(&with_scaling, &outcome);
+        assert_eq!(
+            cond(&status, SCALING_ACTIVE),
+            Some(("True".into(), "TargetRegistered".into()))
+        );
+        assert_eq!(
+            status.auto_scaling.as_ref().and_then(|a| a.desired_count),
+            Some(2)
+        );
+        // Kept on later reconciles that do not touch auto scaling.
+        let again = compute(&input(Some(&status), TD2, 5), &outcome);
+        assert_eq!(again, status);
+        let mut suspended = input(Some(&status), TD2, 9);
+        suspended.auto_scaling = Some(status.auto_scaling.clone().map(|mut a| {
+            a.suspended = true;
+            a
+        }));
+        assert_eq!(
+            cond(&compute(&suspended, &outcome), SCALING_ACTIVE),
+            Some(("False".into(), "Suspended".into()))
+        );
+        let mut removed = input(Some(&status), TD2, 9);
+        removed.auto_scaling = Some(None);
+        assert!(cond(&compute(&removed, &outcome), SCALING_ACTIVE).is_none());
     }
 }

@@ -21,6 +21,7 @@ use self::status::{Input, Outcome};
 use super::{Error, jittered, write_status};
 use crate::api::common::{DeletionPolicy, FINALIZER, ownership_tags, tags};
 use crate::api::task_definition::TaskDefinition;
+use crate::aws::AwsClients;
 use crate::aws::ecs_task_definition::{self as ecs_td, ObservedRevision};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
@@ -86,9 +87,13 @@ async fn apply(
 ) -> Result<Action, Error> {
     let family = td.family();
     let hash = normalize::spec_hash(&td.spec);
-    let outcome = match sync(td, ctx, &family, &hash).await {
-        Ok(outcome) => outcome,
-        Err(err) => Outcome::Failed(err),
+    let aws = aws_for(td, ctx).await;
+    let outcome = match &aws {
+        Ok(aws) => match sync(td, ctx, aws, &family, &hash).await {
+            Ok(outcome) => outcome,
+            Err(err) => Outcome::Failed(err),
+        },
+        Err(err) => Outcome::Failed(err.clone()),
     };
     let input = Input {
         previous: td.status.as_ref(),
@@ -98,7 +103,10 @@ async fn apply(
         deletion_policy: deletion_policy(td, ctx),
         now: Timestamp::now(),
     };
-    let new_status = status::compute(&input, &outcome);
+    let mut new_status = status::compute(&input, &outcome);
+    if let Some(account) = aws.ok().and_then(|aws| aws.account_id) {
+        new_status.aws_account_id = Some(account);
+    }
     write_status(api, td, td.status.as_ref(), &new_status).await?;
     publish_events(td, ctx, &outcome).await;
 
@@ -114,14 +122,25 @@ async fn apply(
     })
 }
 
+/// The clients for the object's Region and IAM role.
+async fn aws_for(td: &TaskDefinition, ctx: &Context) -> Result<AwsClients, AwsError> {
+    ctx.aws_for(
+        &td.namespace().unwrap_or_default(),
+        td.spec.region.as_deref(),
+        td.spec.role_arn.as_deref(),
+    )
+    .await
+}
+
 /// Observes the family and makes ECS match the spec.
 async fn sync(
     td: &TaskDefinition,
     ctx: &Context,
+    aws: &AwsClients,
     family: &str,
     hash: &str,
 ) -> Result<Outcome, AwsError> {
-    let ecs = &ctx.aws.ecs;
+    let ecs = &aws.ecs;
     let uid = td.uid().unwrap_or_default();
     let status = td.status.clone().unwrap_or_default();
 
@@ -339,7 +358,8 @@ async fn cleanup(
         )));
     }
 
-    let ecs = &ctx.aws.ecs;
+    let aws = aws_for(td, ctx).await?;
+    let ecs = &aws.ecs;
     let status = td.status.clone().unwrap_or_default();
     let mut arns: BTreeSet<String> = status.revisions.iter().map(|r| r.arn.clone()).collect();
     arns.extend(status.task_definition_arn.clone());

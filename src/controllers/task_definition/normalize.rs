@@ -19,6 +19,8 @@ pub fn normalized_content(spec: &TaskDefinitionSpec) -> TaskDefinitionSpec {
         deletion_policy: None,
         adopt_existing: false,
         revision_history_limit: None,
+        region: None,
+        role_arn: None,
         ..spec.clone()
     };
     content.requires_compatibilities.sort();

@@ -1,0 +1,332 @@
+//! Pure decisions for a CapacityProvider: compare the spec with the observed provider after
+//! filling ECS's defaults, and say what to do.
+//!
+//! Only what the spec sets is compared. UpdateCapacityProvider resets what it is not given,
+//! so an update always carries the complete settings: the spec's where it sets them, ECS's
+//! current values elsewhere.
+
+use std::collections::BTreeMap;
+
+use crate::api::capacity_provider::{CapacityProviderSpec, ManagedScaling};
+use crate::api::common::{Ownership, ownership_of, ownership_tags};
+use crate::api::ecs_service::EnabledDisabled;
+use crate::aws::ecs_cluster::{CapacityProviderUpdate, ObservedCapacityProvider};
+use crate::controllers::task_definition::plan::tag_changes;
+
+pub const KIND: &str = "CapacityProvider";
+
+/// ECS's managed scaling defaults (status, target capacity, min/max step, warm-up).
+pub const SCALING_DEFAULTS: ManagedScaling = ManagedScaling {
+    status: Some(EnabledDisabled::DISABLED),
+    target_capacity: Some(100),
+    minimum_scaling_step_size: Some(1),
+    maximum_scaling_step_size: Some(10000),
+    instance_warmup_period: Some(300),
+};
+
+/// What the operator wants, resolved.
+#[derive(Clone, Debug)]
+pub struct Desired<'a> {
+    pub spec: &'a CapacityProviderSpec,
+    pub name: &'a str,
+    /// The Kubernetes object: namespace, name, uid (for ownership tags).
+    pub namespace: &'a str,
+    pub object_name: &'a str,
+    pub uid: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// No provider of that name (or only a deleted one): create it.
+    Create,
+    /// Someone else's provider has the name.
+    AlreadyExists { owner: String },
+    /// The provider exists for another Auto Scaling group, which ECS cannot change.
+    Immutable { message: String },
+    /// Our provider (or one being adopted): apply `update` (if anything changed) and tags.
+    Sync {
+        adopt: bool,
+        update: Option<CapacityProviderUpdate>,
+        /// Names of the changed fields, for Events and logs.
+        changed: Vec<&'static str>,
+        tags_to_set: BTreeMap<String, String>,
+        tags_to_remove: Vec<String>,
+    },
+}
+
+impl Plan {
+    /// Whether the plan makes any write call.
+    pub fn writes(&self) -> bool {
+        match self {
+            Plan::Create => true,
+            Plan::AlreadyExists { .. } | Plan::Immutable { .. } => false,
+            Plan::Sync {
+                update,
+                tags_to_set,
+                tags_to_remove,
+                ..
+            } => update.is_some() || !tags_to_set.is_empty() || !tags_to_remove.is_empty(),
+        }
+    }
+}
+
+/// Managed scaling as ECS has it, with ECS's defaults for what it does not report.
+fn effective_scaling(observed: Option<&ManagedScaling>) -> ManagedScaling {
+    let have = observed.cloned().unwrap_or_default();
+    ManagedScaling {
+        status: have.status.or(SCALING_DEFAULTS.status),
+        target_capacity: have.target_capacity.or(SCALING_DEFAULTS.target_capacity),
+        minimum_scaling_step_size: have
+            .minimum_scaling_step_size
+            .or(SCALING_DEFAULTS.minimum_scaling_step_size),
+        maximum_scaling_step_size: have
+            .maximum_scaling_step_size
+            .or(SCALING_DEFAULTS.maximum_scaling_step_size),
+        instance_warmup_period: have
+            .instance_warmup_period
+            .or(SCALING_DEFAULTS.instance_warmup_period),
+    }
+}
+
+/// The spec's fields over ECS's current ones.
+fn merged_scaling(want: &ManagedScaling, have: &ManagedScaling) -> ManagedScaling {
+    ManagedScaling {
+        status: want.status.or(have.status),
+        target_capacity: want.target_capacity.or(have.target_capacity),
+        minimum_scaling_step_size: want
+            .minimum_scaling_step_size
+            .or(have.minimum_scaling_step_size),
+        maximum_scaling_step_size: want
+            .maximum_scaling_step_size
+            .or(have.maximum_scaling_step_size),
+        instance_warmup_period: want.instance_warmup_period.or(have.instance_warmup_period),
+    }
+}
+
+/// Decides what to do about the capacity provider.
+pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) -> Plan {
+    let observed = match observed {
+        Some(o) if o.exists() => o,
+        _ => return Plan::Create,
+    };
+    let adopt = match ownership_of(&observed.tags, desired.uid) {
+        Ownership::Ours => false,
+        _ if desired.spec.adopt_existing => true,
+        Ownership::OtherObject(owner) => {
+            return Plan::AlreadyExists {
+                owner: format!("the CapacityProvider {owner}"),
+            };
+        }
+        Ownership::Foreign => {
+            return Plan::AlreadyExists {
+                owner: "a creator outside ecs-operator".into(),
+            };
+        }
+    };
+    let spec = desired.spec;
+    if observed.auto_scaling_group_arn != spec.auto_scaling_group_arn {
+        return Plan::Immutable {
+            message: format!(
+                "capacity provider {} uses Auto Scaling group {}, not {}: ECS cannot move a capacity provider to another group. Use the group it has, or create a new CapacityProvider with another name",
+                desired.name, observed.auto_scaling_group_arn, spec.auto_scaling_group_arn
+            ),
+        };
+    }
+
+    let mut changed = Vec::new();
+    let have_scaling = effective_scaling(observed.managed_scaling.as_ref());
+    let want_scaling = spec
+        .managed_scaling
+        .as_ref()
+        .map(|w| merged_scaling(w, &have_scaling))
+        .unwrap_or_else(|| have_scaling.clone());
+    if want_scaling != have_scaling {
+        changed.push("managedScaling");
+    }
+    let have_protection = observed
+        .managed_termination_protection
+        .unwrap_or(EnabledDisabled::DISABLED);
+    let want_protection = spec
+        .managed_termination_protection
+        .unwrap_or(have_protection);
+    if want_protection != have_protection {
+        changed.push("managedTerminationProtection");
+    }
+    // ECS reports managedDraining for every provider (ENABLED unless turned off).
+    let have_draining = observed
+        .managed_draining
+        .unwrap_or(EnabledDisabled::ENABLED);
+    let want_draining = spec.managed_draining.unwrap_or(have_draining);
+    if want_draining != have_draining {
+        changed.push("managedDraining");
+    }
+    let update = (!changed.is_empty()).then_some(CapacityProviderUpdate {
+        managed_scaling: Some(want_scaling),
+        managed_termination_protection: Some(want_protection),
+        managed_draining: Some(want_draining),
+    });
+
+    let mut desired_tags: BTreeMap<String, String> = spec
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    if adopt {
+        desired_tags.extend(ownership_tags(
+            KIND,
+            desired.namespace,
+            desired.object_name,
+            desired.uid,
+        ));
+    }
+    let (tags_to_set, tags_to_remove) = tag_changes(&observed.tags, &desired_tags);
+    Plan::Sync {
+        adopt,
+        update,
+        changed,
+        tags_to_set,
+        tags_to_remove,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::common::Tag;
+
+    const ASG: &str = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0f1e2d3c-aaaa-bbbb-cccc-111122223333:autoScalingGroupName/web";
+
+    fn spec() -> CapacityProviderSpec {
+        CapacityProviderSpec {
+            auto_scaling_group_arn: ASG.into(),
+            managed_scaling: Some(ManagedScaling {
+                status: Some(EnabledDisabled::ENABLED),
+                target_capacity: Some(80),
+                ..Default::default()
+            }),
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "platform".into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn observed() -> ObservedCapacityProvider {
+        let mut tags = ownership_tags(KIND, "ns", "web", "uid-1");
+        tags.insert("team".into(), "platform".into());
+        ObservedCapacityProvider {
+            arn: "arn:aws:ecs:us-east-1:123456789012:capacity-provider/web".into(),
+            name: "web".into(),
+            status: "ACTIVE".into(),
+            auto_scaling_group_arn: ASG.into(),
+            managed_scaling: Some(ManagedScaling {
+                status: Some(EnabledDisabled::ENABLED),
+                target_capacity: Some(80),
+                minimum_scaling_step_size: Some(1),
+                maximum_scaling_step_size: Some(10000),
+                instance_warmup_period: Some(300),
+            }),
+            managed_termination_protection: Some(EnabledDisabled::DISABLED),
+            managed_draining: Some(EnabledDisabled::ENABLED),
+            tags,
+            ..Default::default()
+        }
+    }
+
+    fn desired(spec: &CapacityProviderSpec) -> Desired<'_> {
+        Desired {
+            spec,
+            name: "web",
+            namespace: "ns",
+            object_name: "web",
+            uid: "uid-1",
+        }
+    }
+
+    #[test]
+    fn converged_provider_needs_no_write() {
+        let spec = spec();
+        let plan = plan(&desired(&spec), Some(&observed()));
+        assert!(!plan.writes(), "{plan:?}");
+    }
+
+    #[test]
+    fn ecs_defaults_are_not_drift() {
+        let spec = CapacityProviderSpec {
+            auto_scaling_group_arn: ASG.into(),
+            managed_draining: Some(EnabledDisabled::ENABLED),
+            tags: spec().tags,
+            ..Default::default()
+        };
+        let mut bare = observed();
+        bare.managed_scaling = None;
+        bare.managed_draining = None;
+        bare.managed_termination_protection = None;
+        assert!(!plan(&desired(&spec), Some(&bare)).writes());
+    }
+
+    #[test]
+    fn an_update_carries_the_complete_settings() {
+        let mut spec = spec();
+        spec.managed_scaling = Some(ManagedScaling {
+            target_capacity: Some(90),
+            ..Default::default()
+        });
+        match plan(&desired(&spec), Some(&observed())) {
+            Plan::Sync {
+                update: Some(update),
+                changed,
+                ..
+            } => {
+                assert_eq!(changed, vec!["managedScaling"]);
+                let scaling = update.managed_scaling.expect("scaling");
+                assert_eq!(scaling.target_capacity, Some(90));
+                assert_eq!(
+                    scaling.status,
+                    Some(EnabledDisabled::ENABLED),
+                    "kept from ECS"
+                );
+                assert_eq!(scaling.instance_warmup_period, Some(300));
+                assert_eq!(
+                    update.managed_draining,
+                    Some(EnabledDisabled::ENABLED),
+                    "sent as ECS has it"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lifecycle_and_ownership() {
+        let spec = spec();
+        assert_eq!(plan(&desired(&spec), None), Plan::Create);
+        let mut inactive = observed();
+        inactive.status = "INACTIVE".into();
+        assert_eq!(plan(&desired(&spec), Some(&inactive)), Plan::Create);
+        let mut foreign = observed();
+        foreign.tags.clear();
+        assert!(matches!(
+            plan(&desired(&spec), Some(&foreign)),
+            Plan::AlreadyExists { .. }
+        ));
+        let mut adopting = spec.clone();
+        adopting.adopt_existing = true;
+        assert!(matches!(
+            plan(&desired(&adopting), Some(&foreign)),
+            Plan::Sync { adopt: true, .. }
+        ));
+    }
+
+    #[test]
+    fn another_auto_scaling_group_is_immutable() {
+        let spec = spec();
+        let mut other = observed();
+        other.auto_scaling_group_arn = ASG.replace("/web", "/other");
+        assert!(matches!(
+            plan(&desired(&spec), Some(&other)),
+            Plan::Immutable { .. }
+        ));
+    }
+}

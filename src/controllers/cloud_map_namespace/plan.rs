@@ -1,0 +1,152 @@
+//! Pure decisions for a CloudMapNamespace.
+
+use sha2::{Digest, Sha256};
+
+use crate::api::cloud_map_namespace::CloudMapNamespaceSpec;
+use crate::api::common::{Ownership, ownership_of};
+use crate::aws::cloud_map::ObservedNamespace;
+
+/// Hash of the settings Cloud Map can change in place (description, SOA TTL).
+pub fn settings_hash(spec: &CloudMapNamespaceSpec) -> String {
+    let text = format!("{:?}|{:?}", spec.description, spec.soa_ttl);
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+/// Whether the observed namespace differs from the spec in an updatable setting. Unset
+/// fields are left to Cloud Map.
+pub fn settings_differ(spec: &CloudMapNamespaceSpec, observed: &ObservedNamespace) -> bool {
+    let description = spec
+        .description
+        .as_ref()
+        .is_some_and(|d| observed.description.as_ref() != Some(d));
+    let soa = spec
+        .soa_ttl
+        .is_some_and(|ttl| observed.soa_ttl.is_some_and(|have| have != ttl));
+    description || soa
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Create,
+    AlreadyExists {
+        owner: String,
+    },
+    /// Our namespace (or one being adopted): update settings if needed.
+    Sync {
+        adopt: bool,
+        update_settings: bool,
+    },
+}
+
+pub fn plan(
+    spec: &CloudMapNamespaceSpec,
+    observed: Option<&ObservedNamespace>,
+    uid: &str,
+    applied_hash: Option<&str>,
+) -> Plan {
+    let Some(observed) = observed else {
+        return Plan::Create;
+    };
+    let adopt = match ownership_of(&observed.tags, uid) {
+        Ownership::Ours => false,
+        _ if spec.adopt_existing => true,
+        Ownership::OtherObject(owner) => {
+            return Plan::AlreadyExists {
+                owner: format!("the CloudMapNamespace {owner}"),
+            };
+        }
+        Ownership::Foreign => {
+            return Plan::AlreadyExists {
+                owner: "a creator outside ecs-operator".into(),
+            };
+        }
+    };
+    // Settings are compared with what Cloud Map reports; the applied hash avoids updating
+    // again for a value Cloud Map normalises (e.g. an empty description).
+    let update_settings =
+        settings_differ(spec, observed) && applied_hash != Some(settings_hash(spec).as_str());
+    Plan::Sync {
+        adopt,
+        update_settings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::cloud_map_namespace::NamespaceType;
+    use crate::api::common::ownership_tags;
+
+    fn spec() -> CloudMapNamespaceSpec {
+        CloudMapNamespaceSpec {
+            name: "internal.example".into(),
+            type_: NamespaceType::DNS_PRIVATE,
+            vpc: Some("vpc-12345678".into()),
+            soa_ttl: Some(60),
+            ..Default::default()
+        }
+    }
+
+    fn observed(uid: Option<&str>) -> ObservedNamespace {
+        ObservedNamespace {
+            id: "ns-1".into(),
+            name: "internal.example".into(),
+            type_: "DNS_PRIVATE".into(),
+            soa_ttl: Some(60),
+            tags: uid
+                .map(|u| ownership_tags("CloudMapNamespace", "ns", "n", u))
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn missing_namespace_is_created_and_ours_is_in_sync() {
+        assert_eq!(plan(&spec(), None, "u", None), Plan::Create);
+        assert_eq!(
+            plan(&spec(), Some(&observed(Some("u"))), "u", None),
+            Plan::Sync {
+                adopt: false,
+                update_settings: false
+            }
+        );
+    }
+
+    #[test]
+    fn foreign_namespace_needs_opt_in() {
+        assert!(matches!(
+            plan(&spec(), Some(&observed(None)), "u", None),
+            Plan::AlreadyExists { .. }
+        ));
+        let mut adopting = spec();
+        adopting.adopt_existing = true;
+        assert_eq!(
+            plan(&adopting, Some(&observed(None)), "u", None),
+            Plan::Sync {
+                adopt: true,
+                update_settings: false
+            }
+        );
+    }
+
+    #[test]
+    fn changed_settings_are_updated_once() {
+        let mut changed = spec();
+        changed.soa_ttl = Some(300);
+        assert_eq!(
+            plan(&changed, Some(&observed(Some("u"))), "u", None),
+            Plan::Sync {
+                adopt: false,
+                update_settings: true
+            }
+        );
+        let applied = settings_hash(&changed);
+        assert_eq!(
+            plan(&changed, Some(&observed(Some("u"))), "u", Some(&applied)),
+            Plan::Sync {
+                adopt: false,
+                update_settings: false
+            }
+        );
+    }
+}

@@ -1,0 +1,471 @@
+//! ECSTask controller: resolve cluster and task definition, observe the run's tasks
+//! (ListTasks by `startedBy`, DescribeTasks 100 at a time), decide (pure), start or stop
+//! tasks, write status, and delete the object once its TTL after finishing has passed.
+//!
+//! Crash safety: every task carries `startedBy = ecs-operator/<uid>`, so a reconcile finds
+//! the tasks an earlier (interrupted) reconcile started before it starts any; RunTask's
+//! `clientToken` is derived from the uid and the launch number, so a repeated call within
+//! ECS's idempotency window starts nothing new.
+
+pub mod plan;
+pub mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::DeleteParams;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use tracing::{info, instrument};
+
+use self::plan::{Finished, Plan};
+use self::status::{Input, Problem, Progress};
+use super::{Error, write_status};
+use crate::api::common::{DeletionPolicy, FINALIZER, find_condition, ownership_tags};
+use crate::api::ecs_task::{ECSTask, TaskOutcome, TaskRecord};
+use crate::api::{ECSCluster, TaskDefinition};
+use crate::aws::AwsClients;
+use crate::aws::ecs_task::{self as tasks, RunRequest};
+use crate::aws::error::{AwsError, ErrorClass};
+use crate::runtime::Context;
+
+const KIND: &str = "ECSTask";
+/// How often a running run is looked at.
+const TASK_POLL: Duration = Duration::from_secs(3);
+
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+pub async fn reconcile(obj: Arc<ECSTask>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
+    let api: Api<ECSTask> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(task) => apply(&api, &task, &ctx).await,
+            FinalizerEvent::Cleanup(task) => cleanup(&task, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|err| Error::Finalizer(Box::new(err)))
+}
+
+pub fn error_policy(obj: Arc<ECSTask>, error: &Error, ctx: Arc<Context>) -> Action {
+    let class = match error {
+        Error::Finalizer(inner) => match inner.as_ref() {
+            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
+            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
+            _ => ErrorClass::Retryable,
+        },
+        Error::Aws(aws) => aws.class,
+        _ => ErrorClass::Retryable,
+    };
+    let class = if class == ErrorClass::Terminal {
+        ErrorClass::Retryable
+    } else {
+        class
+    };
+    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+}
+
+fn deletion_policy(task: &ECSTask, ctx: &Context) -> DeletionPolicy {
+    task.spec
+        .deletion_policy
+        .unwrap_or(ctx.config.default_deletion_policy)
+}
+
+async fn aws_for(task: &ECSTask, ctx: &Context) -> Result<AwsClients, AwsError> {
+    ctx.aws_for(
+        &task.namespace().unwrap_or_default(),
+        task.spec.region.as_deref(),
+        task.spec.role_arn.as_deref(),
+    )
+    .await
+}
+
+fn parse_time(text: Option<&str>) -> Option<Timestamp> {
+    text.and_then(|t| t.parse().ok())
+}
+
+/// The cluster of the run: once recorded in status it stays; else `spec.cluster`, or the
+/// referenced ECSCluster's ARN once it is Ready. `Err((message, stalled))` while unresolved.
+fn resolved_cluster(task: &ECSTask, ctx: &Context) -> Result<String, (String, bool)> {
+    if let Some(recorded) = task.status.as_ref().and_then(|s| s.cluster_arn.clone()) {
+        return Ok(recorded);
+    }
+    if let Some(cluster) = &task.spec.cluster {
+        return Ok(cluster.clone());
+    }
+    let Some(reference) = &task.spec.cluster_ref else {
+        return Err(("spec names no cluster".into(), true));
+    };
+    let namespace = task.namespace().unwrap_or_default();
+    let key =
+        kube::runtime::reflector::ObjectRef::<ECSCluster>::new(&reference.name).within(&namespace);
+    let Some(cluster) = ctx.clusters.get(&key) else {
+        return Err((
+            format!(
+                "waiting for ECSCluster {} (not found in namespace {namespace})",
+                reference.name
+            ),
+            false,
+        ));
+    };
+    if cluster.spec.region != task.spec.region || cluster.spec.role_arn != task.spec.role_arn {
+        return Err((
+            format!(
+                "ECSCluster {} is in another Region or account: a task's region and roleArn must be its cluster's",
+                reference.name
+            ),
+            true,
+        ));
+    }
+    let status = cluster.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (status.cluster_arn, ready) {
+        (Some(arn), true) => Ok(arn),
+        _ => Err((
+            format!("waiting for ECSCluster {} to be Ready", reference.name),
+            false,
+        )),
+    }
+}
+
+/// The task definition reference to describe: the revision recorded when the run started,
+/// the referenced TaskDefinition's current revision, or the literal reference.
+fn task_definition_reference(task: &ECSTask, ctx: &Context) -> Result<String, String> {
+    if let Some(arn) = task
+        .status
+        .as_ref()
+        .and_then(|s| s.task_definition_arn.clone())
+    {
+        return Ok(arn);
+    }
+    if let Some(literal) = &task.spec.task_definition {
+        return Ok(literal.clone());
+    }
+    let Some(reference) = &task.spec.task_definition_ref else {
+        return Err("spec names no task definition".into());
+    };
+    let namespace = task.namespace().unwrap_or_default();
+    let key = kube::runtime::reflector::ObjectRef::<TaskDefinition>::new(&reference.name)
+        .within(&namespace);
+    let Some(td) = ctx.task_definitions.get(&key) else {
+        return Err(format!(
+            "waiting for TaskDefinition {} (not found in namespace {namespace})",
+            reference.name
+        ));
+    };
+    let status = td.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (
+        status.task_definition_arn,
+        ready && status.observed_generation == td.metadata.generation,
+    ) {
+        (Some(arn), true) => Ok(arn),
+        _ => Err(format!(
+            "waiting for TaskDefinition {} to be Ready",
+            reference.name
+        )),
+    }
+}
+
+async fn apply(api: &Api<ECSTask>, task: &ECSTask, ctx: &Context) -> Result<Action, Error> {
+    let key = Context::key(task);
+    let previous = task.status.clone().unwrap_or_default();
+    let mut progress = Progress {
+        cluster: previous.cluster_arn.clone(),
+        task_definition_arn: previous.task_definition_arn.clone(),
+        started_by: task.started_by(),
+        tasks: previous.tasks.clone(),
+        launch_failures: previous.launch_failures.clone(),
+        start_time: parse_time(previous.start_time.as_deref()),
+        completion_time: parse_time(previous.completion_time.as_deref()),
+        finished: status::finished_from(&previous),
+    };
+    let problem = match run(task, ctx, &mut progress).await {
+        Ok(()) => None,
+        Err(problem) => Some(problem),
+    };
+    let now = Timestamp::now();
+    if progress.finished.is_some() && progress.completion_time.is_none() {
+        progress.completion_time = Some(now);
+    }
+    let input = Input {
+        previous: task.status.as_ref(),
+        generation: task.metadata.generation,
+        count: task.spec.count,
+        deletion_policy: deletion_policy(task, ctx),
+        now,
+    };
+    let new_status = status::compute(&input, &progress, problem.as_ref());
+    write_status(api, task, task.status.as_ref(), &new_status).await?;
+    publish_events(task, ctx, &previous, &progress).await;
+
+    if let Some(finished) = &progress.finished {
+        ctx.backoff.reset(&key);
+        let active = progress
+            .tasks
+            .iter()
+            .any(|t| t.outcome == TaskOutcome::Running);
+        if matches!(finished, Finished::Failed { .. }) && active {
+            // Wait until the stopped tasks are seen stopped.
+            return Ok(Action::requeue(TASK_POLL));
+        }
+        let Some(ttl) = task.spec.ttl_seconds_after_finished else {
+            return Ok(Action::await_change());
+        };
+        let completed = progress.completion_time.unwrap_or(now);
+        let left = ttl as f64 - now.duration_since(completed).as_secs_f64();
+        if left <= 0.0 {
+            info!(ttl, "ttlSecondsAfterFinished passed: deleting the ECSTask");
+            match api.delete(&task.name_any(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(err) => return Err(err.into()),
+            }
+            return Ok(Action::await_change());
+        }
+        return Ok(Action::requeue(Duration::from_secs_f64(left.max(0.1))));
+    }
+    Ok(match &problem {
+        None => {
+            ctx.backoff.reset(&key);
+            Action::requeue(TASK_POLL)
+        }
+        Some(Problem::Waiting { stalled: true, .. }) => {
+            Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
+        }
+        // The ECSCluster and TaskDefinition watches wake us when they become Ready.
+        Some(Problem::Waiting { .. }) => Action::requeue(ctx.config.resync_interval),
+        Some(Problem::Aws(err)) => Action::requeue(ctx.backoff.next_delay(&key, err.class)),
+    })
+}
+
+/// Observes the run, then starts or stops tasks as the plan says; `progress` is updated as
+/// far as it got.
+async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(), Problem> {
+    let aws = aws_for(task, ctx).await.map_err(Problem::Aws)?;
+    let cluster = resolved_cluster(task, ctx)
+        .map_err(|(message, stalled)| Problem::Waiting { message, stalled })?;
+    progress.cluster = Some(cluster.clone());
+    if progress.task_definition_arn.is_none() {
+        let reference = task_definition_reference(task, ctx).map_err(|message| Problem::Waiting {
+            message,
+            stalled: false,
+        })?;
+        let facts = tasks::task_definition_facts(&aws.ecs, &reference)
+            .await
+            .map_err(Problem::Aws)?;
+        plan::check_task_definition(&task.spec, &facts.network_mode, &facts.container_names)
+            .map_err(|message| Problem::Waiting {
+                message,
+                stalled: true,
+            })?;
+        progress.task_definition_arn = Some(facts.arn);
+    }
+    let task_definition = progress.task_definition_arn.clone().unwrap_or_default();
+
+    observe(&aws, &cluster, progress).await.map_err(Problem::Aws)?;
+
+    let decided = plan::plan(&plan::Input {
+        spec: &task.spec,
+        tasks: &progress.tasks,
+        launch_failures: &progress.launch_failures,
+        start_time: progress.start_time,
+        finished: progress.finished.clone(),
+        now: Timestamp::now(),
+    });
+    match decided {
+        Plan::Run(n) => {
+            let uid = task.uid().unwrap_or_default();
+            let mut tags: BTreeMap<String, String> = task
+                .spec
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
+            tags.extend(ownership_tags(
+                KIND,
+                &task.namespace().unwrap_or_default(),
+                &task.name_any(),
+                &uid,
+            ));
+            for size in plan::batches(n) {
+                let launched = progress.tasks.len() + progress.launch_failures.len();
+                let token = plan::client_token(&uid, launched);
+                let started = tasks::run(
+                    &aws.ecs,
+                    &RunRequest {
+                        spec: &task.spec,
+                        cluster: &cluster,
+                        task_definition: &task_definition,
+                        count: size,
+                        started_by: &progress.started_by,
+                        client_token: &token,
+                        tags: &tags,
+                    },
+                )
+                .await
+                .map_err(Problem::Aws)?;
+                info!(
+                    started = started.tasks.len(),
+                    failures = started.failures.len(),
+                    "RunTask"
+                );
+                if progress.start_time.is_none() {
+                    progress.start_time = Some(Timestamp::now());
+                }
+                for record in started.tasks {
+                    if !progress.tasks.iter().any(|t| t.task_arn == record.task_arn) {
+                        progress.tasks.push(record);
+                    }
+                }
+                progress.launch_failures.extend(started.failures);
+            }
+        }
+        Plan::Wait { .. } => {}
+        Plan::Finish { finished, stop } => {
+            let reason = match &finished {
+                Finished::Complete => "ECSTask complete".to_string(),
+                Finished::Failed { reason, .. } => format!("ECSTask failed: {reason}"),
+            };
+            for arn in &stop {
+                tasks::stop(&aws.ecs, &cluster, arn, &reason)
+                    .await
+                    .map_err(Problem::Aws)?;
+                if let Some(record) = progress.tasks.iter_mut().find(|t| &t.task_arn == arn) {
+                    record.desired_status = "STOPPED".into();
+                }
+            }
+            progress.finished = Some(finished);
+        }
+    }
+    Ok(())
+}
+
+/// Refreshes the task records: tasks listed by `startedBy` (also those an interrupted
+/// reconcile started) and known tasks not yet stopped are described.
+async fn observe(aws: &AwsClients, cluster: &str, progress: &mut Progress) -> Result<(), AwsError> {
+    let listed = tasks::list(&aws.ecs, cluster, &progress.started_by).await?;
+    let mut to_describe: Vec<String> = progress
+        .tasks
+        .iter()
+        .filter(|t| t.outcome == TaskOutcome::Running)
+        .map(|t| t.task_arn.clone())
+        .collect();
+    for arn in listed {
+        if !progress.tasks.iter().any(|t| t.task_arn == arn) && !to_describe.contains(&arn) {
+            to_describe.push(arn);
+        }
+    }
+    if to_describe.is_empty() {
+        return Ok(());
+    }
+    for record in tasks::describe(&aws.ecs, cluster, &to_describe).await? {
+        match progress
+            .tasks
+            .iter_mut()
+            .find(|t| t.task_arn == record.task_arn)
+        {
+            Some(known) => *known = record,
+            None => {
+                if progress.start_time.is_none() {
+                    progress.start_time = Some(Timestamp::now());
+                }
+                progress.tasks.push(record);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn publish_events(
+    task: &ECSTask,
+    ctx: &Context,
+    previous: &crate::api::ecs_task::ECSTaskStatus,
+    progress: &Progress,
+) {
+    let before = status::finished_from(previous);
+    if before.is_none() {
+        match &progress.finished {
+            Some(Finished::Complete) => {
+                ctx.event(
+                    task,
+                    EventType::Normal,
+                    "Completed",
+                    "Run",
+                    format!("{} tasks succeeded", task.spec.count),
+                )
+                .await
+            }
+            Some(Finished::Failed { reason, message }) => {
+                ctx.event(task, EventType::Warning, reason, "Run", message.clone())
+                    .await
+            }
+            None => {}
+        }
+    }
+    let known: Vec<&str> = previous.tasks.iter().map(|t| t.task_arn.as_str()).collect();
+    let new: Vec<&TaskRecord> = progress
+        .tasks
+        .iter()
+        .filter(|t| !known.contains(&t.task_arn.as_str()))
+        .collect();
+    if !new.is_empty() {
+        ctx.event(
+            task,
+            EventType::Normal,
+            "TasksStarted",
+            "Run",
+            format!("started {} tasks", new.len()),
+        )
+        .await;
+    }
+}
+
+/// Stops the run's tasks still running (Delete), or leaves them (Retain).
+async fn cleanup(task: &ECSTask, ctx: &Context) -> Result<Action, Error> {
+    if deletion_policy(task, ctx) == DeletionPolicy::Retain {
+        return Ok(Action::await_change());
+    }
+    let Some(cluster) = task
+        .status
+        .as_ref()
+        .and_then(|s| s.cluster_arn.clone())
+        .or_else(|| task.spec.cluster.clone())
+    else {
+        return Ok(Action::await_change());
+    };
+    let aws = aws_for(task, ctx).await?;
+    let started_by = task.started_by();
+    let listed = match tasks::list(&aws.ecs, &cluster, &started_by).await {
+        Ok(listed) => listed,
+        // The cluster is gone, and its tasks with it.
+        Err(err) if err.is_not_found() || err.code == "ClusterNotFoundException" => {
+            return Ok(Action::await_change());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let running: Vec<String> = tasks::describe(&aws.ecs, &cluster, &listed)
+        .await?
+        .into_iter()
+        .filter(|t| t.last_status != "STOPPED" && t.desired_status != "STOPPED")
+        .map(|t| t.task_arn)
+        .collect();
+    for arn in &running {
+        tasks::stop(&aws.ecs, &cluster, arn, "ECSTask deleted").await?;
+    }
+    if !running.is_empty() {
+        ctx.event(
+            task,
+            EventType::Normal,
+            "TasksStopped",
+            "Delete",
+            format!("stopped {} running tasks", running.len()),
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}
