@@ -67,7 +67,7 @@ async fn each_namespace_type_is_created_and_deleted_per_policy() {
         "http",
         &http,
         "HTTP",
-        "  description: for API discovery",
+        "  description: for API discovery\n  tags:\n    - key: team\n      value: platform",
     ))
     .await
     .expect("apply");
@@ -113,6 +113,93 @@ async fn each_namespace_type_is_created_and_deleted_per_policy() {
             Some(ns.spec.name.as_str())
         );
         ids.push(id);
+    }
+
+    // Settings Cloud Map changes in place (each an asynchronous update operation) and a
+    // removed tag.
+    ctx.apply_yaml(&namespace_manifest(
+        "http",
+        &http,
+        "HTTP",
+        "  description: changed",
+    ))
+    .await
+    .expect("apply");
+    ctx.apply_yaml(&namespace_manifest(
+        "private",
+        &private,
+        "DNS_PRIVATE",
+        &format!("  vpc: {vpc}\n  soaTtl: 120"),
+    ))
+    .await
+    .expect("apply");
+    ctx.apply_yaml(&namespace_manifest(
+        "public",
+        &public,
+        "DNS_PUBLIC",
+        "  deletionPolicy: Retain\n  description: public names",
+    ))
+    .await
+    .expect("apply");
+    for name in ["http", "private", "public"] {
+        namespace_ready(&ctx, name).await;
+    }
+    let cm = cloud_map(&ctx).await;
+    let http_ns = cm
+        .get_namespace()
+        .id(&ids[0])
+        .send()
+        .await
+        .expect("http namespace");
+    assert_eq!(
+        http_ns.namespace().and_then(|n| n.description()),
+        Some("changed")
+    );
+    let arn = http_ns
+        .namespace()
+        .and_then(|n| n.arn())
+        .expect("arn")
+        .to_string();
+    let tags = cm
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("tags");
+    assert!(
+        tags.tags().iter().all(|t| t.key() != "team"),
+        "the removed tag is gone"
+    );
+    let private_ns = cm
+        .get_namespace()
+        .id(&ids[1])
+        .send()
+        .await
+        .expect("private namespace");
+    let soa = private_ns
+        .namespace()
+        .and_then(|n| n.properties())
+        .and_then(|p| p.dns_properties())
+        .and_then(|d| d.soa())
+        .map(|s| s.ttl());
+    assert_eq!(soa, Some(120));
+    let public_ns = cm
+        .get_namespace()
+        .id(&ids[2])
+        .send()
+        .await
+        .expect("public namespace");
+    assert_eq!(
+        public_ns.namespace().and_then(|n| n.description()),
+        Some("public names")
+    );
+    for op in [
+        "UpdateHttpNamespace",
+        "UpdatePrivateDnsNamespace",
+        "UpdatePublicDnsNamespace",
+        "UntagResource",
+    ] {
+        assert_eq!(operator.calls.count(op), 1, "{op} once");
     }
     let api = ctx.api::<CloudMapNamespace>();
     for name in ["http", "private", "public"] {

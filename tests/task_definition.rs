@@ -117,6 +117,40 @@ async fn create_registers_a_tagged_revision_and_reports_it() {
         .container_definitions()[0];
     assert_eq!(container.image(), Some("nginx:1.27"));
     assert_eq!(operator.calls.count("RegisterTaskDefinition"), 1);
+
+    // Tags change on the revision itself, without a new revision.
+    ctx.apply_yaml(&manifest(
+        "web",
+        &family,
+        "  tags:\n    - key: owner\n      value: payments",
+    ))
+    .await
+    .expect("apply new tags");
+    let td = ready(&ctx, "web").await;
+    assert_eq!(td.status.and_then(|s| s.revision), Some(1));
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(&arn)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .expect("revision");
+    let tags: std::collections::BTreeMap<_, _> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        .collect();
+    assert_eq!(tags.get("owner"), Some(&"payments"));
+    assert!(
+        !tags.contains_key("team"),
+        "a tag removed from the spec is removed"
+    );
+    assert!(
+        tags.contains_key("ecs-operator.dev/uid"),
+        "ownership tags stay"
+    );
+    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 1);
+    assert_eq!(operator.calls.count("UntagResource"), 1);
     operator.stop().await;
 }
 
