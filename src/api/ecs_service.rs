@@ -180,10 +180,11 @@ pub struct ECSServiceSpec {
     #[schemars(schema_with = "free_form_object")]
     pub service_connect_configuration: Option<serde_json::Value>,
 
-    /// Volumes configured at deployment time (EBS), passed to ECS as given.
+    /// Volumes configured when tasks are launched (Amazon EBS volumes managed by ECS), by the
+    /// name of a volume the task definition declares with `configuredAtLaunch`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "free_form_object_list")]
-    pub volume_configurations: Vec<serde_json::Value>,
+    #[schemars(length(max = 1))]
+    pub volume_configurations: Vec<ServiceVolumeConfiguration>,
 
     /// `ENABLED` or `DISABLED`: let ECS rebalance tasks across Availability Zones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,13 +246,6 @@ fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": true,
-    })
-}
-
-fn free_form_object_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "array",
-        "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
     })
 }
 
@@ -493,6 +487,9 @@ pub struct ECSServiceStatus {
     /// Hash of the `serviceConnectConfiguration` last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_service_connect_hash: Option<String>,
+    /// Hash of the `volumeConfigurations` last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_volume_configurations_hash: Option<String>,
     /// A task definition whose rollout failed (circuit breaker); it is not re-applied until
     /// the spec names another one or `redeployToken` changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1211,4 +1208,56 @@ pub struct ScalingPolicyStatus {
     /// CloudWatch alarms the operator created for it (step scaling).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarm_names: Vec<String>,
+}
+
+/// A volume configured at launch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceVolumeConfiguration {
+    /// Name of the volume in the task definition.
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
+    pub name: String,
+    /// The EBS volume ECS creates for each task.
+    #[serde(rename = "managedEBSVolume")]
+    pub managed_ebs_volume: ManagedEbsVolume,
+}
+
+/// An Amazon EBS volume ECS creates and attaches for each task.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedEbsVolume {
+    /// IAM role ECS uses to manage the volume (with AmazonECSInfrastructureRolePolicyForVolumes).
+    #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub role_arn: String,
+    /// Encrypt the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    /// KMS key for encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub kms_key_id: Option<String>,
+    /// EBS volume type, e.g. `gp3`, `io2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(gp2|gp3|io1|io2|sc1|st1|standard)$"))]
+    pub volume_type: Option<String>,
+    /// Size in GiB.
+    #[serde(rename = "sizeInGiB", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65536))]
+    pub size_in_gib: Option<i32>,
+    /// Snapshot to create the volume from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^snap-[0-9a-f]{8,17}$"))]
+    pub snapshot_id: Option<String>,
+    /// Provisioned IOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 256000))]
+    pub iops: Option<i32>,
+    /// Throughput in MiB/s (gp3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 125, max = 2000))]
+    pub throughput: Option<i32>,
+    /// File system type: `ext3`, `ext4`, `xfs` or `ntfs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(ext3|ext4|xfs|ntfs)$"))]
+    pub filesystem_type: Option<String>,
 }

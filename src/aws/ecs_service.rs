@@ -413,6 +413,38 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
         .collect()
 }
 
+fn volume_configurations(
+    items: &[api::ServiceVolumeConfiguration],
+) -> Result<Vec<ecs::ServiceVolumeConfiguration>, AwsError> {
+    items
+        .iter()
+        .map(|v| {
+            let ebs = &v.managed_ebs_volume;
+            let managed = ecs::ServiceManagedEbsVolumeConfiguration::builder()
+                .role_arn(&ebs.role_arn)
+                .set_encrypted(ebs.encrypted)
+                .set_kms_key_id(ebs.kms_key_id.clone())
+                .set_volume_type(ebs.volume_type.clone())
+                .set_size_in_gib(ebs.size_in_gib)
+                .set_snapshot_id(ebs.snapshot_id.clone())
+                .set_iops(ebs.iops)
+                .set_throughput(ebs.throughput)
+                .set_filesystem_type(
+                    ebs.filesystem_type
+                        .as_deref()
+                        .map(ecs::TaskFilesystemType::from),
+                )
+                .build()
+                .map_err(build_error)?;
+            ecs::ServiceVolumeConfiguration::builder()
+                .name(&v.name)
+                .managed_ebs_volume(managed)
+                .build()
+                .map_err(build_error)
+        })
+        .collect()
+}
+
 /// A Cloud Map registry for the ECS service's tasks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registry {
@@ -524,6 +556,11 @@ pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<Observed
         .set_service_registries(
             (!req.service_registries.is_empty()).then(|| registries(req.service_registries)),
         )
+        .set_volume_configurations(
+            (!spec.volume_configurations.is_empty())
+                .then(|| volume_configurations(&spec.volume_configurations))
+                .transpose()?,
+        )
         .client_token(req.client_token)
         .send()
         .await
@@ -556,6 +593,7 @@ pub struct ServiceUpdate {
     pub availability_zone_rebalancing: Option<api::EnabledDisabled>,
     /// Cloud Map registries (an empty list detaches the service).
     pub service_registries: Option<Vec<Registry>>,
+    pub volume_configurations: Option<Vec<api::ServiceVolumeConfiguration>>,
     pub force_new_deployment: bool,
 }
 
@@ -615,6 +653,12 @@ pub async fn update(
                 .map(|a| ecs::AvailabilityZoneRebalancing::from(wire(&a).as_str())),
         )
         .set_service_registries(u.service_registries.as_deref().map(registries))
+        .set_volume_configurations(
+            u.volume_configurations
+                .as_deref()
+                .map(volume_configurations)
+                .transpose()?,
+        )
         .force_new_deployment(u.force_new_deployment)
         .send()
         .await

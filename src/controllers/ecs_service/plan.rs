@@ -86,6 +86,13 @@ pub fn value_hash(value: &serde_json::Value) -> String {
     hex::encode(&digest[..12])
 }
 
+/// Hash of the volume configurations, kept in status once applied.
+pub fn volume_configurations_hash(
+    volumes: &[crate::api::ecs_service::ServiceVolumeConfiguration],
+) -> String {
+    value_hash(&serde_json::to_value(volumes).unwrap_or_default())
+}
+
 /// Fields whose change would need a new service, judged from what status recorded.
 pub fn immutable_from_status(desired: &Desired<'_>, status: &ECSServiceStatus) -> Option<Plan> {
     let (cluster, name) = names_from_service_arn(status.service_arn.as_deref()?)?;
@@ -271,6 +278,16 @@ pub fn plan(
         if want != have {
             update.service_registries = Some(registries.to_vec());
             changed.push("serviceRegistries");
+        }
+    }
+    // ECS reports volume configurations per deployment, not on the service: compare with
+    // what was last applied.
+    if !spec.volume_configurations.is_empty() || status.applied_volume_configurations_hash.is_some()
+    {
+        let hash = volume_configurations_hash(&spec.volume_configurations);
+        if status.applied_volume_configurations_hash.as_deref() != Some(hash.as_str()) {
+            update.volume_configurations = Some(spec.volume_configurations.clone());
+            changed.push("volumeConfigurations");
         }
     }
     if let Some(token) = &spec.redeploy_token
@@ -821,6 +838,43 @@ mod tests {
         d.service_registries = Some(&[]);
         let (update, _) = sync_update(plan(&d, Some(&registered), &ECSServiceStatus::default()));
         assert_eq!(update.and_then(|u| u.service_registries), Some(vec![]));
+    }
+
+    #[test]
+    fn volume_configurations_are_applied_once_and_removal_is_applied() {
+        use crate::api::ecs_service::{ManagedEbsVolume, ServiceVolumeConfiguration};
+        let mut spec = spec();
+        spec.volume_configurations = vec![ServiceVolumeConfiguration {
+            name: "data".into(),
+            managed_ebs_volume: ManagedEbsVolume {
+                role_arn: "arn:aws:iam::123456789012:role/ebs".into(),
+                size_in_gib: Some(20),
+                ..Default::default()
+            },
+        }];
+        let (update, changed) = sync_update(plan(
+            &desired(&spec, TD1),
+            Some(&observed()),
+            &ECSServiceStatus::default(),
+        ));
+        assert_eq!(changed, vec!["volumeConfigurations"]);
+        assert_eq!(
+            update
+                .and_then(|u| u.volume_configurations)
+                .map(|v| v.len()),
+            Some(1)
+        );
+        let applied = ECSServiceStatus {
+            applied_volume_configurations_hash: Some(volume_configurations_hash(
+                &spec.volume_configurations,
+            )),
+            ..Default::default()
+        };
+        let (update, _) = sync_update(plan(&desired(&spec, TD1), Some(&observed()), &applied));
+        assert!(update.is_none(), "applied volumes are not sent again");
+        let without = self::spec();
+        let (update, _) = sync_update(plan(&desired(&without, TD1), Some(&observed()), &applied));
+        assert_eq!(update.and_then(|u| u.volume_configurations), Some(vec![]));
     }
 
     #[test]
