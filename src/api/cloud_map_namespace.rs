@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{Condition, DeletionPolicy, Tag};
 
 /// Desired state of a Cloud Map namespace.
+// clippy reads the repeated keys of kube's printcolumn(...) entries as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "ecs-operator.dev",
