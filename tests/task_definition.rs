@@ -172,10 +172,25 @@ async fn unchanged_spec_registers_nothing_and_reordered_env_is_no_change() {
     let registered = operator.calls.count("RegisterTaskDefinition");
     assert_eq!(registered, 1);
 
-    // At least ten more reconciles of the unchanged spec (each describes the revision once).
+    // Ten more reconciles of the unchanged spec (each woken by a metadata change, each
+    // describing the revision once), and ten periodic observations (a batched listing of the
+    // ACTIVE revisions, no per-object reads).
+    let api = ctx.api::<TaskDefinition>();
     let describes = operator.calls.count("DescribeTaskDefinition");
-    wait_for("ten steady-state reconciles", WAIT, || async {
-        (operator.calls.count("DescribeTaskDefinition") >= describes + 10).then_some(())
+    let listings = operator.calls.count("ListTaskDefinitions");
+    for i in 0..10 {
+        let patch = serde_json::json!({"metadata": {"annotations": {"test/poke": i.to_string()}}});
+        api.patch("steady", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("poke");
+        let want = describes + i + 1;
+        wait_for("a steady-state reconcile", WAIT, || async {
+            (operator.calls.count("DescribeTaskDefinition") >= want).then_some(())
+        })
+        .await;
+    }
+    wait_for("ten periodic observations", WAIT, || async {
+        (operator.calls.count("ListTaskDefinitions") >= listings + 10).then_some(())
     })
     .await;
     assert_eq!(

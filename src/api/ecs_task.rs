@@ -21,6 +21,8 @@ pub mod condition_types {
 }
 
 /// Desired run of ECS tasks.
+// clippy reads the repeated keys of kube's printcolumn(...) entries as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "ecs-operator.dev",

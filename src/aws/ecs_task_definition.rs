@@ -516,6 +516,16 @@ pub async fn list_active(
         .collect())
 }
 
+/// The revision number at the end of a task definition ARN.
+pub fn revision_of(arn: &str) -> Option<i32> {
+    arn.rsplit(':').next()?.parse().ok()
+}
+
+/// The newest of some revision ARNs (by revision number, whatever order they came in).
+pub fn newest(arns: &[String]) -> Option<&String> {
+    arns.iter().max_by_key(|arn| revision_of(arn).unwrap_or(0))
+}
+
 /// Every ACTIVE revision ARN in the account and Region (paginated; 100 per call). The drift
 /// observer uses it to check all managed revisions with a few calls instead of one each.
 pub async fn list_all_active(client: &Client) -> Result<Vec<String>, AwsError> {
@@ -600,4 +610,23 @@ pub async fn sync_tags(
             .map_err(aws_err("UntagResource"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_is_chosen_by_revision_number_not_order() {
+        let arns: Vec<String> = ["web:2", "web:10", "web:9"]
+            .iter()
+            .map(|r| format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{r}"))
+            .collect();
+        assert_eq!(newest(&arns).map(|a| a.ends_with("web:10")), Some(true));
+        assert_eq!(
+            revision_of("arn:aws:ecs:us-east-1:1:task-definition/a-b:7"),
+            Some(7)
+        );
+        assert!(newest(&[]).is_none());
+    }
 }

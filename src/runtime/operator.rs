@@ -370,6 +370,7 @@ async fn run_controllers(
     // Everything is looked at once when leadership starts; changes trigger from then on.
     let everything_now = || futures::stream::once(async {});
 
+    let (td_observed_tx, td_observed_rx) = futures::channel::mpsc::unbounded();
     let td_controller = Controller::for_shared_stream(
         caches.task_definitions.subscribe(),
         caches.task_definitions.store(),
@@ -384,7 +385,8 @@ async fn run_controllers(
             .as_ref()
             .map(|r| ObjectRef::new(&r.name).within(&namespace))
     })
-    .reconcile_all_on(everything_now());
+    .reconcile_all_on(everything_now())
+    .reconcile_on(td_observed_rx);
 
     let (observed_tx, observed_rx) = futures::channel::mpsc::unbounded();
     let referrers = caches.services.store();
@@ -579,9 +581,12 @@ async fn run_controllers(
         ecs_cluster::observer::run(Arc::clone(&ctx), cluster_observed_tx, stopped.clone());
     let provider_observer =
         capacity_provider::observer::run(Arc::clone(&ctx), provider_observed_tx, stopped.clone());
+    let td_observer =
+        task_definition::observer::run(Arc::clone(&ctx), td_observed_tx, stopped.clone());
     let observer = ecs_service::observer::run(Arc::clone(&ctx), observed_tx, stopped);
     tokio::join!(
         td_run,
+        td_observer,
         svc_run,
         namespace_run,
         cluster_run,

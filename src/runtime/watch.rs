@@ -28,7 +28,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// What this instance watches: some namespaces (empty: all) and a label selector.
 #[derive(Clone, Debug, Default)]
@@ -144,7 +144,20 @@ pub fn watch<K: Watchable>(
                     match event {
                         Ok(event) => Some((index, event)),
                         Err(err) => {
-                            warn!(kind = %K::kind(&()), namespace = %label, error = %err, "watch failed; retrying");
+                            let hint = match &err {
+                                watcher::Error::InitialListFailed(kube::Error::Api(status))
+                                    if status.code == 404 =>
+                                {
+                                    "; is the CRD installed? (--install-crds applies it)"
+                                }
+                                watcher::Error::InitialListFailed(kube::Error::Api(status))
+                                    if status.code == 403 =>
+                                {
+                                    "; the operator's RBAC does not allow listing it here"
+                                }
+                                _ => "",
+                            };
+                            warn!(kind = %K::kind(&()), namespace = %label, error = %err, "watch failed, retrying{hint}; no controller starts until every cache is synced");
                             None
                         }
                     }
@@ -179,7 +192,9 @@ pub fn watch<K: Watchable>(
                         }
                     }
                     Event::InitDone => {
-                        for obj in store.state() {
+                        let objects = store.state();
+                        info!(kind = %K::kind(&()), objects = objects.len(), "cache synced");
+                        for obj in objects {
                             subscribers.send(&obj);
                         }
                     }

@@ -55,7 +55,7 @@ Plural resource names of the kinds the operator manages. A new kind is added her
 every RBAC rule follows.
 */}}
 {{- define "ecs-operator.kinds" -}}
-{{- toJson (list "taskdefinitions" "ecsservices" "ecsclusters" "capacityproviders" "cloudmapnamespaces") }}
+{{- toJson (list "taskdefinitions" "ecsservices" "ecsclusters" "capacityproviders" "cloudmapnamespaces" "ecstasks") }}
 {{- end }}
 
 {{/* Names of the operator's CRDs (for --install-crds). */}}

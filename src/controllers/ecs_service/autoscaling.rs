@@ -443,21 +443,33 @@ async fn put_all(
     })
 }
 
-/// Deletes the alarms the object owns and deregisters the scalable target (which deletes its
-/// policies and scheduled actions).
+/// Deletes the policies, scheduled actions and alarms the object owns, then deregisters the
+/// scalable target. (AWS deletes policies and actions with the target; deleting them first
+/// does not depend on it.)
 pub async fn remove(
     aws: &AwsClients,
     cluster: &str,
     service: &str,
     owner: Owner<'_>,
 ) -> Result<(), AwsError> {
+    let client = &aws.applicationautoscaling;
     let prefix = name_prefix(owner.namespace, owner.name);
+    let id = aas::resource_id(cluster_name(cluster), service);
+    for name in aas::policy_names(client, &id).await? {
+        if name.starts_with(&prefix) {
+            aas::delete_policy(client, &id, &name).await?;
+        }
+    }
+    for name in aas::scheduled_action_names(client, &id).await? {
+        if name.starts_with(&prefix) {
+            aas::delete_scheduled_action(client, &id, &name).await?;
+        }
+    }
     let alarms = aas::alarm_names(&aws.cloudwatch, &prefix).await?;
     if !alarms.is_empty() {
         aas::delete_alarms(&aws.cloudwatch, &alarms).await?;
     }
-    let id = aas::resource_id(cluster_name(cluster), service);
-    aas::deregister_target(&aws.applicationautoscaling, &id).await
+    aas::deregister_target(client, &id).await
 }
 
 #[cfg(test)]

@@ -293,6 +293,12 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
     if let Some(discovery) = &applied.discovery {
         new_status.service_discovery = discovery.clone();
     }
+    // A synced service carries the spec's volume configurations (applied now, or already).
+    if matches!(applied.outcome, Outcome::Synced { .. }) {
+        new_status.applied_volume_configurations_hash =
+            (!svc.spec.volume_configurations.is_empty())
+                .then(|| plan::volume_configurations_hash(&svc.spec.volume_configurations));
+    }
     if let Some(account) = aws.ok().and_then(|aws| aws.account_id) {
         new_status.aws_account_id = Some(account);
     }

@@ -184,10 +184,7 @@ async fn apply(api: &Api<ECSTask>, task: &ECSTask, ctx: &Context) -> Result<Acti
         completion_time: parse_time(previous.completion_time.as_deref()),
         finished: status::finished_from(&previous),
     };
-    let problem = match run(task, ctx, &mut progress).await {
-        Ok(()) => None,
-        Err(problem) => Some(problem),
-    };
+    let problem = run(task, ctx, &mut progress).await.err();
     let now = Timestamp::now();
     if progress.finished.is_some() && progress.completion_time.is_none() {
         progress.completion_time = Some(now);
@@ -251,10 +248,11 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
         .map_err(|(message, stalled)| Problem::Waiting { message, stalled })?;
     progress.cluster = Some(cluster.clone());
     if progress.task_definition_arn.is_none() {
-        let reference = task_definition_reference(task, ctx).map_err(|message| Problem::Waiting {
-            message,
-            stalled: false,
-        })?;
+        let reference =
+            task_definition_reference(task, ctx).map_err(|message| Problem::Waiting {
+                message,
+                stalled: false,
+            })?;
         let facts = tasks::task_definition_facts(&aws.ecs, &reference)
             .await
             .map_err(Problem::Aws)?;
@@ -267,7 +265,9 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
     }
     let task_definition = progress.task_definition_arn.clone().unwrap_or_default();
 
-    observe(&aws, &cluster, progress).await.map_err(Problem::Aws)?;
+    observe(&aws, &cluster, progress)
+        .await
+        .map_err(Problem::Aws)?;
 
     let decided = plan::plan(&plan::Input {
         spec: &task.spec,

@@ -61,7 +61,10 @@ pub enum Plan {
     /// Tasks are running; look again within `next_check` (the deadline, if sooner).
     Wait { next_check: Option<Duration> },
     /// The run is over: stop these tasks (still running).
-    Finish { finished: Finished, stop: Vec<String> },
+    Finish {
+        finished: Finished,
+        stop: Vec<String>,
+    },
 }
 
 fn active_arns(tasks: &[TaskRecord]) -> Vec<String> {
@@ -93,10 +96,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
     }
     if counts.failed > spec.backoff_limit {
         // Placement failures alone (no task ever ran) mean no capacity, not a broken job.
-        let last_task_failed = input
-            .tasks
-            .iter()
-            .any(|t| t.outcome == TaskOutcome::Failed);
+        let last_task_failed = input.tasks.iter().any(|t| t.outcome == TaskOutcome::Failed);
         let (reason, message) = if !input.launch_failures.is_empty() && !last_task_failed {
             (
                 "CapacityUnavailable",

@@ -27,7 +27,10 @@ pub struct Progress {
 #[derive(Clone, Debug)]
 pub enum Problem {
     /// Waiting for a referenced object, or (`stalled`) a spec that cannot work.
-    Waiting { message: String, stalled: bool },
+    Waiting {
+        message: String,
+        stalled: bool,
+    },
     Aws(AwsError),
 }
 
@@ -88,7 +91,12 @@ pub fn compute(input: &Input<'_>, progress: &Progress, problem: Option<&Problem>
                 "Completed",
                 "",
             ));
-            desired.push(DesiredCondition::new(kstatus::STALLED, false, "Completed", ""));
+            desired.push(DesiredCondition::new(
+                kstatus::STALLED,
+                false,
+                "Completed",
+                "",
+            ));
         }
         (Some(Finished::Failed { reason, message }), _) => {
             desired.push(DesiredCondition::new(
@@ -138,7 +146,11 @@ pub fn compute(input: &Input<'_>, progress: &Progress, problem: Option<&Problem>
                 kstatus::STALLED,
                 *stalled,
                 reason,
-                if *stalled { message.clone() } else { String::new() },
+                if *stalled {
+                    message.clone()
+                } else {
+                    String::new()
+                },
             ));
         }
         (None, Some(Problem::Aws(err))) => {
@@ -179,7 +191,12 @@ pub fn compute(input: &Input<'_>, progress: &Progress, problem: Option<&Problem>
                 "Running",
                 summary,
             ));
-            desired.push(DesiredCondition::new(kstatus::STALLED, false, "Running", ""));
+            desired.push(DesiredCondition::new(
+                kstatus::STALLED,
+                false,
+                "Running",
+                "",
+            ));
         }
     }
     ECSTaskStatus {
@@ -245,7 +262,9 @@ mod tests {
         assert_eq!(ready.status, "False");
         assert_eq!(ready.message, "1 active, 0 succeeded, 1 failed of 2");
         assert_eq!(
-            find_condition(&status.conditions, "Reconciling").unwrap().status,
+            find_condition(&status.conditions, "Reconciling")
+                .unwrap()
+                .status,
             "True"
         );
         assert!(find_condition(&status.conditions, "Complete").is_none());
@@ -260,7 +279,9 @@ mod tests {
         );
         let status = compute(&input(None), &done, None);
         assert_eq!(
-            find_condition(&status.conditions, "Complete").unwrap().status,
+            find_condition(&status.conditions, "Complete")
+                .unwrap()
+                .status,
             "True"
         );
         assert_eq!(
@@ -278,7 +299,9 @@ mod tests {
         let cond = find_condition(&status.conditions, "Failed").unwrap();
         assert_eq!(cond.reason, "BackoffLimitExceeded");
         assert_eq!(
-            find_condition(&status.conditions, "Stalled").unwrap().status,
+            find_condition(&status.conditions, "Stalled")
+                .unwrap()
+                .status,
             "True"
         );
         assert_eq!(finished_from(&status), Some(failed));
@@ -294,11 +317,7 @@ mod tests {
             message: "Cluster not found.".into(),
             class: ErrorClass::Terminal,
         };
-        let status = compute(
-            &input(None),
-            &progress(&[], None),
-            Some(&Problem::Aws(err)),
-        );
+        let status = compute(&input(None), &progress(&[], None), Some(&Problem::Aws(err)));
         let stalled = find_condition(&status.conditions, "Stalled").unwrap();
         assert_eq!(stalled.status, "True");
         assert_eq!(stalled.reason, "ClusterNotFoundException");

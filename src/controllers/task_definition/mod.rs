@@ -2,6 +2,7 @@
 //! deregister, write status.
 
 pub mod normalize;
+pub mod observer;
 pub mod plan;
 pub mod status;
 
@@ -18,7 +19,7 @@ use tracing::{info, instrument};
 
 use self::plan::{Decision, RegisterReason};
 use self::status::{Input, Outcome};
-use super::{Error, jittered, write_status};
+use super::{Error, write_status};
 use crate::api::common::{DeletionPolicy, FINALIZER, ownership_tags, tags};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
@@ -114,7 +115,9 @@ async fn apply(
     Ok(match &outcome {
         Outcome::Synced { .. } => {
             ctx.backoff.reset(&key);
-            Action::requeue(jittered(ctx.config.resync_interval))
+            // Steady: the batched observer notices a revision deregistered outside the
+            // operator; spec changes wake the reconcile at once.
+            Action::await_change()
         }
         Outcome::AlreadyExists { .. } => Action::requeue(crate::runtime::backoff::TERMINAL_RETRY),
         Outcome::Failed(err) => Action::requeue(ctx.backoff.next_delay(&key, err.class)),
@@ -152,7 +155,9 @@ async fn sync(
     let decision = match plan::decide_from_current(current.as_ref(), hash, &uid) {
         Some(decision) => decision,
         None => {
-            let newest = match ecs_td::list_active(ecs, family, 1).await?.first() {
+            // The newest ACTIVE revision (by number: not every endpoint honours the sort).
+            let active = ecs_td::list_active(ecs, family, 100).await?;
+            let newest = match ecs_td::newest(&active) {
                 Some(arn) => ecs_td::describe(ecs, arn).await?,
                 None => None,
             };
@@ -363,12 +368,16 @@ async fn cleanup(
     let status = td.status.clone().unwrap_or_default();
     let mut arns: BTreeSet<String> = status.revisions.iter().map(|r| r.arn.clone()).collect();
     arns.extend(status.task_definition_arn.clone());
-    // A revision registered just before a crash is in ECS but not in status: find it by tag.
-    if let Some(newest) = ecs_td::list_active(ecs, &td.family(), 1).await?.first()
-        && let Some(observed) = ecs_td::describe(ecs, newest).await?
-        && is_ours(&observed, &td.uid().unwrap_or_default())
-    {
-        arns.insert(observed.arn);
+    // Revisions registered just before a crash are in ECS but not in status: find ours among
+    // the family's other ACTIVE revisions by their tags.
+    let uid = td.uid().unwrap_or_default();
+    for arn in ecs_td::list_active(ecs, &td.family(), 100).await? {
+        if !arns.contains(&arn)
+            && let Some(observed) = ecs_td::describe(ecs, &arn).await?
+            && is_ours(&observed, &uid)
+        {
+            arns.insert(observed.arn);
+        }
     }
     let arns: Vec<String> = arns.into_iter().collect();
     for arn in &arns {
