@@ -619,3 +619,72 @@ async fn service_discovery_registers_tasks_and_follows_changes_and_deletion_orde
         .await;
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn service_connect_names_its_namespace_by_reference() {
+    let ctx = TestContext::new("cm-connect").await;
+    let net = ctx.network().await;
+    let cluster = ctx.cluster("c").await;
+    let operator = ctx
+        .start_operator_with(ecs_operator::runtime::Config {
+            resync_interval: Duration::from_secs(1),
+            ..Default::default()
+        })
+        .await;
+    ctx.apply_yaml(&task_definition(&ctx.aws_name("app")))
+        .await
+        .expect("task definition");
+    let connect = format!(
+        r#"
+apiVersion: ecs-operator.dev/v1alpha1
+kind: ECSService
+metadata:
+  name: web
+spec:
+  cluster: {cluster}
+  taskDefinitionRef:
+    name: app
+  desiredCount: 1
+  launchType: FARGATE
+  networkConfiguration:
+    awsvpcConfiguration:
+      subnets: [{s0}]
+      securityGroups: [{sg}]
+  serviceConnectConfiguration:
+    enabled: true
+    namespaceRef:
+      name: mesh
+"#,
+        s0 = net.subnets[0],
+        sg = net.security_group
+    );
+    ctx.apply_yaml(&connect).await.expect("service");
+    // Without the namespace the service waits, and says for what.
+    let (_, reason, message) = wait_for("waiting for the namespace", WAIT, || async {
+        let status = get_opt(&ctx.api::<ECSService>(), "web").await?.status?;
+        condition(&status.conditions, "Ready").filter(|c| c.2.contains("mesh"))
+    })
+    .await;
+    assert_eq!(reason, "WaitingForServiceDiscovery", "{message}");
+    assert_eq!(operator.calls.count("CreateService"), 0);
+
+    ctx.apply_yaml(&namespace_manifest(
+        "mesh",
+        &ctx.aws_name("mesh"),
+        "HTTP",
+        "",
+    ))
+    .await
+    .expect("namespace");
+    service_ready(&ctx).await;
+    let creates = operator.calls.count("CreateService");
+    // Resolved once: steady state (several observer passes) sends no update.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        operator.calls.count("UpdateService"),
+        0,
+        "no update loop from the resolved reference"
+    );
+    assert_eq!(operator.calls.count("CreateService"), creates);
+    operator.stop().await;
+}

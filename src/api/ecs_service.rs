@@ -175,7 +175,9 @@ pub struct ECSServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<PropagateTags>,
 
-    /// ECS Service Connect configuration, passed to ECS as given.
+    /// ECS Service Connect configuration, in ECS's shape (`enabled`, `namespace`, `services`
+    /// with `portName`, `discoveryName`, `clientAliases`, `ingressPortOverride`). Instead of
+    /// `namespace`, `namespaceRef: {name}` may name a CloudMapNamespace in the same namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub service_connect_configuration: Option<serde_json::Value>,

@@ -57,9 +57,12 @@ impl LeaseConfig {
             namespace: namespace.into(),
             name: name.into(),
             identity: identity.into(),
-            lease_duration: Duration::from_secs(15),
-            renew_deadline: Duration::from_secs(10),
-            renew_interval: Duration::from_secs(5),
+            // A standby takes over at most lease_duration (+ one retry) after the leader's
+            // last renewal, so within 13 s of a crash; the leader stops reconciling at
+            // renew_deadline, 2 s (MAX_BACKDATE) before anyone may take over.
+            lease_duration: Duration::from_secs(12),
+            renew_deadline: Duration::from_secs(8),
+            renew_interval: Duration::from_secs(3),
             retry_interval: Duration::from_secs(1),
         }
     }

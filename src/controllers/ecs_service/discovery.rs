@@ -371,3 +371,40 @@ pub async fn delete_all(
     }
     Ok(None)
 }
+
+/// The spec with `serviceConnectConfiguration.namespaceRef: {name}` replaced by the ARN of
+/// that (Ready) CloudMapNamespace as `namespace`, which is what ECS takes. `Err` while waiting.
+pub fn resolve_service_connect(
+    svc: &ECSService,
+    ctx: &Context,
+) -> Result<crate::api::ECSServiceSpec, String> {
+    let mut spec = svc.spec.clone();
+    let Some(connect) = spec.service_connect_configuration.as_mut() else {
+        return Ok(spec);
+    };
+    let Some(reference) = connect
+        .get("namespaceRef")
+        .and_then(|r| r.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+    else {
+        return Ok(spec);
+    };
+    let namespace = svc.namespace().unwrap_or_default();
+    let key = ObjectRef::<CloudMapNamespace>::new(&reference).within(&namespace);
+    let arn = ctx.cloud_map_namespaces.get(&key).and_then(|ns| {
+        let status = ns.status.clone()?;
+        let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+        ready.then_some(status.arn).flatten()
+    });
+    let Some(arn) = arn else {
+        return Err(format!(
+            "waiting for CloudMapNamespace {reference} (Service Connect) to be Ready in namespace {namespace}"
+        ));
+    };
+    if let Some(object) = connect.as_object_mut() {
+        object.remove("namespaceRef");
+        object.insert("namespace".into(), serde_json::Value::String(arn));
+    }
+    Ok(spec)
+}

@@ -182,8 +182,16 @@ fn referenced_cluster_arn(svc: &ECSService, ctx: &Context) -> Option<String> {
 
 /// Whether an observation of `svc` (from the batched observer) calls for a reconcile: the
 /// plan would change something, or the status would change.
-pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> bool {
+pub fn needs_reconcile(
+    svc: &ECSService,
+    observed: Option<&ObservedService>,
+    ctx: &Context,
+) -> bool {
     let status = svc.status.clone().unwrap_or_default();
+    // As the reconcile sees it: with a Service Connect namespace reference resolved.
+    let Ok(spec) = discovery::resolve_service_connect(svc, ctx) else {
+        return true;
+    };
     let Some(td) = status.task_definition_arn.as_deref() else {
         return true;
     };
@@ -202,7 +210,7 @@ pub fn needs_reconcile(svc: &ECSService, observed: Option<&ObservedService>) -> 
         .or_else(|| status.cluster_arn.clone())
         .unwrap_or_default();
     let desired = Desired {
-        spec: &svc.spec,
+        spec: &spec,
         cluster: &cluster,
         name: &name,
         task_definition_arn: td,
@@ -432,8 +440,19 @@ async fn sync(
     let namespace = svc.namespace().unwrap_or_default();
     let object_name = svc.name_any();
     let name = svc.service_name();
+    // Service Connect may name its Cloud Map namespace by a CloudMapNamespace reference.
+    let spec = match discovery::resolve_service_connect(svc, ctx) {
+        Ok(spec) => spec,
+        Err(message) => {
+            return Ok(Outcome::WaitingForDiscovery {
+                message,
+                stalled: false,
+            }
+            .into());
+        }
+    };
     let mut desired = Desired {
-        spec: &svc.spec,
+        spec: &spec,
         cluster,
         name: &name,
         task_definition_arn: td_arn,
@@ -483,11 +502,7 @@ async fn sync(
         };
     desired.service_registries = registries.as_deref();
     let key = ServiceKey::new(aws, cluster, &name);
-    let service_connect_hash = svc
-        .spec
-        .service_connect_configuration
-        .as_ref()
-        .map(value_hash);
+    let service_connect_hash = spec.service_connect_configuration.as_ref().map(value_hash);
 
     let ecs_result: Result<Applied, AwsError> = async {
         match plan::plan(&desired, observed.as_ref(), &status) {
@@ -508,7 +523,7 @@ async fn sync(
                         cluster,
                         name: &name,
                         task_definition: td_arn,
-                        spec: &svc.spec,
+                        spec: &spec,
                         tags: &tags,
                         client_token: &token,
                         service_registries: registries.as_deref().unwrap_or_default(),

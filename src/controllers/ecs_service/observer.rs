@@ -211,7 +211,7 @@ async fn observe_batch(
     for svc in services {
         let name = svc.service_name();
         let observed = described.found.get(&name);
-        if super::needs_reconcile(svc, observed) {
+        if super::needs_reconcile(svc, observed, ctx) {
             debug!(
                 namespace = svc.namespace().unwrap_or_default(),
                 name = svc.name_any(),
