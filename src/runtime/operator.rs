@@ -377,14 +377,13 @@ async fn run_controllers(
     )
     .with_config(config.clone())
     // A service moving off a revision may let an old revision be pruned, and a service
-    // going away may unblock the deletion of the TaskDefinition it used.
-    .watches_shared_stream(caches.services.subscribe(), |svc: Arc<ECSService>| {
-        let namespace = svc.metadata.namespace.clone()?;
-        svc.spec
-            .task_definition_ref
-            .as_ref()
-            .map(|r| ObjectRef::new(&r.name).within(&namespace))
-    })
+    // going away may unblock the deletion of the TaskDefinition it used. A service settled
+    // on the current revision changes nothing for its TaskDefinition: not woken (rollout
+    // polls would otherwise reconcile it every few seconds).
+    .watches_shared_stream(
+        caches.services.subscribe(),
+        unsettled_users(caches.task_definitions.store()),
+    )
     .reconcile_all_on(everything_now())
     .reconcile_on(td_observed_rx);
 
@@ -639,6 +638,28 @@ fn referrers_of_cluster(
             })
             .map(|svc| ObjectRef::from(svc.as_ref()))
             .collect()
+    }
+}
+
+/// Maps a changed ECSService to the TaskDefinition it references, unless the service is
+/// settled on that TaskDefinition's current revision (not being deleted, every deployment on
+/// the current revision).
+fn unsettled_users(
+    task_definitions: kube::runtime::reflector::Store<TaskDefinition>,
+) -> impl Fn(Arc<ECSService>) -> Option<ObjectRef<TaskDefinition>> {
+    move |svc: Arc<ECSService>| {
+        let namespace = svc.metadata.namespace.clone()?;
+        let key = ObjectRef::new(&svc.spec.task_definition_ref.as_ref()?.name).within(&namespace);
+        let current = task_definitions
+            .get(&key)
+            .and_then(|td| td.status.as_ref()?.task_definition_arn.clone());
+        let settled = svc.metadata.deletion_timestamp.is_none()
+            && current.is_some()
+            && svc.status.as_ref().is_some_and(|s| {
+                s.task_definition_arn == current
+                    && s.deployments.iter().all(|d| d.task_definition == current)
+            });
+        (!settled).then_some(key)
     }
 }
 
