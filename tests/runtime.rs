@@ -395,15 +395,25 @@ async fn metrics_count_aws_calls_and_health_endpoints_answer() {
         .await
         .expect("apply");
     td_ready(&ctx, "web").await;
-    let text = wait_for("reconcile counted", WAIT, || async {
-        let text = op.metrics().await;
-        (sample(
-            &text,
-            "ecs_operator_reconciles_total",
-            &[("kind", "TaskDefinition")],
-        ) >= 1.0)
-            .then_some(text)
-    })
+    // The operator's cache sees the Ready status a moment after the apiserver does.
+    let text = wait_for(
+        "reconcile counted and the Ready object in the cache",
+        WAIT,
+        || async {
+            let text = op.metrics().await;
+            let reconciled = sample(
+                &text,
+                "ecs_operator_reconciles_total",
+                &[("kind", "TaskDefinition")],
+            ) >= 1.0;
+            let ready = sample(
+                &text,
+                "ecs_operator_managed_resources",
+                &[("kind", "TaskDefinition"), ("ready", "True")],
+            ) == 1.0;
+            (reconciled && ready).then_some(text)
+        },
+    )
     .await;
     assert_eq!(
         sample(
