@@ -51,11 +51,31 @@ app.kubernetes.io/part-of: ecs-operator
 {{- end }}
 
 {{/*
-Plural resource names of the kinds the operator manages. A new kind is added here once and
-every RBAC rule follows.
+Plural resource names of the kinds the operator manages, read from the CRDs the chart ships
+(files/crds/<plural>.ecs-operator.dev.yaml, synced from crds/ by hack/sync-chart-crds): a new
+kind gets its RBAC rules as soon as its CRD is synced.
 */}}
 {{- define "ecs-operator.kinds" -}}
-{{- toJson (list "taskdefinitions" "ecsservices" "ecsclusters" "capacityproviders" "cloudmapnamespaces" "ecstasks") }}
+{{- $kinds := list }}
+{{- range $path, $_ := .Files.Glob "files/crds/*.ecs-operator.dev.yaml" }}
+{{- $kinds = append $kinds (base $path | trimSuffix ".ecs-operator.dev.yaml") }}
+{{- end }}
+{{- if not $kinds }}
+{{- fail "files/crds holds no CRDs: run hack/sync-chart-crds" }}
+{{- end }}
+{{- toJson $kinds }}
+{{- end }}
+
+{{/*
+Namespaces the operator watches, as a JSON list: watchNamespaces plus the older single
+watchNamespace, without duplicates. Empty: all namespaces.
+*/}}
+{{- define "ecs-operator.watchNamespaces" -}}
+{{- $namespaces := .Values.watchNamespaces | default list }}
+{{- with .Values.watchNamespace }}
+{{- $namespaces = append $namespaces . }}
+{{- end }}
+{{- toJson ($namespaces | uniq) }}
 {{- end }}
 
 {{/* Names of the operator's CRDs (for --install-crds). */}}
@@ -71,8 +91,8 @@ every RBAC rule follows.
 Rules for the custom resources in the namespaces the operator watches: read and watch them,
 patch or update them (finalizers, which kube-runtime's finalizer helper sets by JSON patch on
 metadata.finalizers), write their status, update their finalizers subresource, and record
-events (events.k8s.io: created, then patched as a series). No create or delete: the operator
-never creates or deletes its own objects.
+events (events.k8s.io: created, then patched as a series). No create, and delete only for
+ECSTask (ttlSecondsAfterFinished): the operator never creates its own objects.
 */}}
 {{- define "ecs-operator.resourceRules" -}}
 {{- $kinds := include "ecs-operator.kinds" . | fromJsonArray -}}
@@ -94,6 +114,12 @@ never creates or deletes its own objects.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if has "ecstasks" $kinds }}
+# The one delete: an ECSTask with ttlSecondsAfterFinished deletes itself once finished.
+- apiGroups: ["ecs-operator.dev"]
+  resources: ["ecstasks"]
+  verbs: ["delete"]
+{{- end }}
 {{- end }}
 
 {{/* Checks of value combinations that the schema cannot express. */}}
