@@ -97,6 +97,95 @@ local service_only = {
     "Healthy", "3 of 3 tasks running" },
 }
 
+local function task_status(conditions, counts)
+  local s = { observedGeneration = 1, conditions = conditions, active = 0, succeeded = 0, failed = 0 }
+  for k, v in pairs(counts or {}) do s[k] = v end
+  return s
+end
+
+local task_only = {
+  { "run complete", object(1, task_status({
+      cond("Complete", "True", "0 active, 3 succeeded, 0 failed of 3", "Completed"),
+      cond("Ready", "True", "0 active, 3 succeeded, 0 failed of 3", "Completed"),
+      cond("Reconciling", "False", "", "Completed"), cond("Stalled", "False", "", "Completed") },
+      { succeeded = 3 })),
+    "Healthy", "complete: 0 active, 3 succeeded, 0 failed of 3" },
+  { "run complete without message", object(1, task_status({ cond("Complete", "True", "") })),
+    "Healthy", "complete: every task succeeded" },
+  { "backoff limit exceeded", object(1, task_status({
+      cond("Failed", "True", "4 tasks failed, more than backoffLimit 3", "BackoffLimitExceeded"),
+      cond("Ready", "False", "4 tasks failed, more than backoffLimit 3", "BackoffLimitExceeded"),
+      cond("Reconciling", "False", "", "BackoffLimitExceeded"),
+      cond("Stalled", "True", "4 tasks failed, more than backoffLimit 3", "BackoffLimitExceeded") },
+      { failed = 4 })),
+    "Degraded", "BackoffLimitExceeded: 4 tasks failed, more than backoffLimit 3" },
+  { "deadline exceeded", object(1, task_status({
+      cond("Failed", "True", "the run was active longer than activeDeadlineSeconds 3600", "DeadlineExceeded"),
+      cond("Stalled", "True", "the run was active longer than activeDeadlineSeconds 3600", "DeadlineExceeded") })),
+    "Degraded", "DeadlineExceeded: the run was active longer than activeDeadlineSeconds 3600" },
+  { "failed without reason or message", object(1, task_status({ cond("Failed", "True", nil, "") })),
+    "Degraded", "Failed: the run failed" },
+  { "failed wins over a Ready left True", object(1, task_status({
+      cond("Failed", "True", "ECS could not place the tasks: RESOURCE:MEMORY", "CapacityUnavailable"), cond("Ready", "True", "old") })),
+    "Degraded", "CapacityUnavailable: ECS could not place the tasks: RESOURCE:MEMORY" },
+  { "Complete False is not complete", object(1, task_status({
+      cond("Complete", "False", ""), cond("Failed", "False", ""),
+      cond("Ready", "False", "1 active, 0 succeeded, 0 failed of 1", "Running") })),
+    "Progressing", "1 active, 0 succeeded, 0 failed of 1" },
+  { "tasks running", object(1, task_status({
+      cond("Ready", "False", "2 active, 1 succeeded, 0 failed of 3", "Running"),
+      cond("Reconciling", "True", "2 active, 1 succeeded, 0 failed of 3", "Running"),
+      cond("Stalled", "False", "", "Running") }, { active = 2, succeeded = 1 })),
+    "Progressing", "2 active, 1 succeeded, 0 failed of 3" },
+  { "waiting for the cluster", object(1, task_status({
+      cond("Ready", "False", "waiting for ECSCluster main to be Ready", "Waiting"),
+      cond("Reconciling", "True", "waiting for ECSCluster main to be Ready", "Waiting") })),
+    "Progressing", "waiting for ECSCluster main to be Ready" },
+  { "invalid configuration", object(1, task_status({
+      cond("Ready", "False", "task definition report has no container app", "InvalidConfiguration"),
+      cond("Stalled", "True", "task definition report has no container app", "InvalidConfiguration") })),
+    "Degraded", "task definition report has no container app" },
+}
+
+local function schedule(generation, status, spec)
+  local o = object(generation, status)
+  o.spec = spec or {}
+  return o
+end
+
+local scheduled_only = {
+  { "scheduled", schedule(1, { observedGeneration = 1, state = "ENABLED",
+      nextRunTime = "2026-11-23T02:00:00Z", conditions = {
+      cond("Ready", "True", "cron(0 2 * * ? *); next run 2026-11-23T02:00:00Z", "Scheduled"),
+      cond("Reconciling", "False", "", "Scheduled"), cond("Stalled", "False", "", "Scheduled") } },
+      { schedule = "cron(0 2 * * ? *)" }),
+    "Healthy", "cron(0 2 * * ? *); next run 2026-11-23T02:00:00Z" },
+  { "suspended", schedule(2, { observedGeneration = 2, state = "DISABLED", conditions = {
+      cond("Ready", "True", "cron(0 2 * * ? *) (suspended)", "Suspended"),
+      cond("Stalled", "False", "", "Suspended") } },
+      { schedule = "cron(0 2 * * ? *)", suspend = true }),
+    "Suspended", "cron(0 2 * * ? *) (suspended)" },
+  { "suspended, state not reported", schedule(2, { observedGeneration = 2, conditions = {
+      cond("Ready", "True", "") } }, { suspend = true }),
+    "Suspended", "suspended" },
+  { "suspend asked, not yet observed", schedule(3, { observedGeneration = 2, state = "ENABLED", conditions = {
+      cond("Ready", "True", "cron(0 2 * * ? *)", "Scheduled") } }, { suspend = true }),
+    "Progressing", waiting },
+  { "suspended but stalled", schedule(2, { observedGeneration = 2, state = "DISABLED", conditions = {
+      cond("Ready", "False", "role cannot be assumed", "ValidationException"),
+      cond("Stalled", "True", "ValidationException: role cannot be assumed", "ValidationException") } },
+      { suspend = true }),
+    "Degraded", "ValidationException: role cannot be assumed" },
+  { "schedule of another owner", schedule(1, { observedGeneration = 1, conditions = {
+      cond("Ready", "False", "schedule default/team-a-nightly exists and is not ours", "AlreadyExists"),
+      cond("Stalled", "True", "schedule default/team-a-nightly exists and is not ours", "AlreadyExists") } }),
+    "Degraded", "schedule default/team-a-nightly exists and is not ours" },
+  { "waiting for the task definition", schedule(1, { observedGeneration = 1, conditions = {
+      cond("Ready", "False", "waiting for TaskDefinition job to be Ready", "Waiting"),
+      cond("Reconciling", "True", "waiting for TaskDefinition job to be Ready", "Waiting") } }),
+    "Progressing", "waiting for TaskDefinition job to be Ready" },
+}
+
 local passed, failed = 0, 0
 local function check(kind, case)
   local name, obj, want_status, want_message = case[1], case[2], case[3], case[4]
@@ -115,10 +204,28 @@ local function check(kind, case)
   end
 end
 
-for _, kind in ipairs({ "TaskDefinition", "ECSService", "ECSCluster", "CapacityProvider", "CloudMapNamespace" }) do
+-- Every kind the chart has a script for; each must pass the common cases.
+local kinds = { "TaskDefinition", "ECSService", "ECSCluster", "CapacityProvider", "CloudMapNamespace",
+                "ECSTask", "ECSScheduledTask" }
+for _, kind in ipairs(kinds) do
   for _, case in ipairs(common) do check(kind, case) end
 end
 for _, case in ipairs(service_only) do check("ECSService", case) end
+for _, case in ipairs(task_only) do check("ECSTask", case) end
+for _, case in ipairs(scheduled_only) do check("ECSScheduledTask", case) end
+
+-- A script for a kind this test does not know would go untested.
+local listing = io.popen('ls "' .. dir .. '"')
+for name in listing:lines() do
+  local kind = name:match("^health%-(.+)%.lua$")
+  local known = false
+  for _, k in ipairs(kinds) do known = known or k == kind end
+  if kind ~= nil and not known then
+    failed = failed + 1
+    print(string.format("FAIL %s: no test cases for this script", name))
+  end
+end
+listing:close()
 
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)
