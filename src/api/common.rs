@@ -110,6 +110,54 @@ impl DesiredCondition {
     }
 }
 
+/// Where an object stands, as the three kstatus conditions say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Ready True.
+    Ready,
+    /// Reconciling True: work in progress or waiting for something that will come.
+    Reconciling,
+    /// Stalled True: cannot go on until the spec (or something outside) changes.
+    Stalled,
+}
+
+/// `Ready`, `Reconciling` and `Stalled` for `phase`, all with `reason`; the message goes on
+/// the conditions that are True (and on Ready).
+pub fn kstatus_conditions(
+    phase: Phase,
+    reason: &str,
+    message: impl Into<String>,
+) -> [DesiredCondition; 3] {
+    let message = message.into();
+    let on = |p: Phase| {
+        if phase == p {
+            message.clone()
+        } else {
+            String::new()
+        }
+    };
+    [
+        DesiredCondition::new(
+            condition_types::READY,
+            phase == Phase::Ready,
+            reason,
+            message.clone(),
+        ),
+        DesiredCondition::new(
+            condition_types::RECONCILING,
+            phase == Phase::Reconciling,
+            reason,
+            on(Phase::Reconciling),
+        ),
+        DesiredCondition::new(
+            condition_types::STALLED,
+            phase == Phase::Stalled,
+            reason,
+            on(Phase::Stalled),
+        ),
+    ]
+}
+
 /// Merges desired conditions into the previous list: `lastTransitionTime` moves only when a
 /// condition's status changes, so a repeated reconcile produces an identical list.
 /// Conditions of other types that were present before are dropped unless listed.

@@ -4,6 +4,7 @@ pub mod capacity_provider;
 pub mod cloud_map_namespace;
 pub mod common;
 pub mod ecs_cluster;
+pub mod ecs_scheduled_task;
 pub mod ecs_service;
 pub mod ecs_task;
 pub mod task_definition;
@@ -14,6 +15,7 @@ use kube::CustomResourceExt;
 pub use capacity_provider::{CapacityProvider, CapacityProviderSpec, CapacityProviderStatus};
 pub use cloud_map_namespace::{CloudMapNamespace, CloudMapNamespaceSpec, CloudMapNamespaceStatus};
 pub use ecs_cluster::{ECSCluster, ECSClusterSpec, ECSClusterStatus};
+pub use ecs_scheduled_task::{ECSScheduledTask, ECSScheduledTaskSpec, ECSScheduledTaskStatus};
 pub use ecs_service::{ECSService, ECSServiceSpec, ECSServiceStatus};
 pub use ecs_task::{ECSTask, ECSTaskSpec, ECSTaskStatus};
 pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStatus};
@@ -24,6 +26,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         CapacityProvider::crd(),
         CloudMapNamespace::crd(),
         ECSCluster::crd(),
+        ECSScheduledTask::crd(),
         ECSService::crd(),
         ECSTask::crd(),
         TaskDefinition::crd(),

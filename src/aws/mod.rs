@@ -12,6 +12,7 @@ pub mod ecs_task_definition;
 pub mod error;
 pub mod metrics;
 pub mod pool;
+pub mod scheduler;
 
 use aws_credential_types::Credentials;
 
@@ -33,6 +34,7 @@ pub struct AwsClients {
     pub servicediscovery: aws_sdk_servicediscovery::Client,
     pub applicationautoscaling: aws_sdk_applicationautoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     /// Every call attempt made through these clients.
     pub calls: ApiCalls,
 }

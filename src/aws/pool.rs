@@ -266,6 +266,9 @@ impl ClientPool {
         let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config)
             .interceptor(inner.calls.interceptor())
             .build();
+        let scheduler = aws_sdk_scheduler::config::Builder::from(&config)
+            .interceptor(inner.calls.interceptor())
+            .build();
         debug!(
             region,
             role = role.unwrap_or("<own identity>"),
@@ -281,6 +284,7 @@ impl ClientPool {
                 applicationautoscaling,
             ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
+            scheduler: aws_sdk_scheduler::Client::from_conf(scheduler),
             calls: inner.calls.clone(),
         }
     }

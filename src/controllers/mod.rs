@@ -4,6 +4,7 @@
 pub mod capacity_provider;
 pub mod cloud_map_namespace;
 pub mod ecs_cluster;
+pub mod ecs_scheduled_task;
 pub mod ecs_service;
 pub mod ecs_task;
 pub mod task_definition;
@@ -15,8 +16,12 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::common::FIELD_MANAGER;
-use crate::aws::error::AwsError;
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::common::{FIELD_MANAGER, find_condition};
+use crate::api::{ECSCluster, TaskDefinition};
+use crate::aws::error::{AwsError, ErrorClass};
+use crate::runtime::Context;
 
 /// Errors a reconcile hands back to the controller runtime (which retries with backoff).
 #[derive(Debug, thiserror::Error)]
@@ -68,4 +73,103 @@ where
 pub fn jittered(period: std::time::Duration) -> std::time::Duration {
     use rand::Rng;
     period.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
+/// The class a failed reconcile backs off by. Terminal errors are retried too (slowly, by
+/// the backoff's terminal class): a cleanup cannot finish otherwise, and an apply's terminal
+/// problems are reported in status by the reconcile itself before it returns an error.
+pub fn error_class(error: &Error) -> ErrorClass {
+    use kube::runtime::finalizer::Error as FinalizerError;
+    let class = match error {
+        Error::Finalizer(inner) => match inner.as_ref() {
+            FinalizerError::CleanupFailed(Error::Aws(aws))
+            | FinalizerError::ApplyFailed(Error::Aws(aws)) => aws.class,
+            _ => ErrorClass::Retryable,
+        },
+        Error::Aws(aws) => aws.class,
+        _ => ErrorClass::Retryable,
+    };
+    if class == ErrorClass::Terminal {
+        ErrorClass::Retryable
+    } else {
+        class
+    }
+}
+
+/// The requeue after a failed reconcile of `obj`: per-object exponential backoff by the
+/// error's class; a deletion waiting for something outside the object polls.
+pub fn backoff_after_error<K: Resource<DynamicType = ()>>(
+    obj: &K,
+    error: &Error,
+    ctx: &Context,
+) -> kube::runtime::controller::Action {
+    use kube::runtime::finalizer::Error as FinalizerError;
+    if let Error::Finalizer(inner) = error
+        && let FinalizerError::CleanupFailed(Error::DeletionWaits(_)) = inner.as_ref()
+    {
+        return kube::runtime::controller::Action::requeue(DELETION_POLL);
+    }
+    kube::runtime::controller::Action::requeue(
+        ctx.backoff
+            .next_delay(&Context::key(obj), error_class(error)),
+    )
+}
+
+/// How often a deletion waiting for something outside the object looks again.
+pub const DELETION_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The ARN of ECSCluster `name` in `namespace` once it is Ready, for an object in `region`
+/// acting as `role_arn`. `Err((message, stalled))` while it is not.
+pub fn ready_cluster_arn(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    region: Option<&str>,
+    role_arn: Option<&str>,
+) -> Result<String, (String, bool)> {
+    let key = ObjectRef::<ECSCluster>::new(name).within(namespace);
+    let Some(cluster) = ctx.clusters.get(&key) else {
+        return Err((
+            format!("waiting for ECSCluster {name} (not found in namespace {namespace})"),
+            false,
+        ));
+    };
+    if cluster.spec.region.as_deref() != region || cluster.spec.role_arn.as_deref() != role_arn {
+        return Err((
+            format!(
+                "ECSCluster {name} is in another Region or account: a task's region and roleArn must be its cluster's"
+            ),
+            true,
+        ));
+    }
+    let status = cluster.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (status.cluster_arn, ready) {
+        (Some(arn), true) => Ok(arn),
+        _ => Err((format!("waiting for ECSCluster {name} to be Ready"), false)),
+    }
+}
+
+/// The current revision (ARN) of TaskDefinition `name` in `namespace` once it is Ready for
+/// its current spec; `Err(message)` while it is not.
+pub fn ready_task_definition_arn(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<String, String> {
+    let key = ObjectRef::<TaskDefinition>::new(name).within(namespace);
+    let Some(td) = ctx.task_definitions.get(&key) else {
+        return Err(format!(
+            "waiting for TaskDefinition {name} (not found in namespace {namespace})"
+        ));
+    };
+    let status = td.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (
+        status.task_definition_arn,
+        ready && status.observed_generation == td.metadata.generation,
+    ) {
+        (Some(arn), true) => Ok(arn),
+        _ => Err(format!("waiting for TaskDefinition {name} to be Ready")),
+    }
 }

@@ -27,12 +27,14 @@ use super::metrics::Metrics;
 use super::watch::{WatchScope, Watched, watch};
 use super::{Config, Context};
 use crate::api::{
-    CapacityProvider, CloudMapNamespace, ECSCluster, ECSService, ECSTask, TaskDefinition,
+    CapacityProvider, CloudMapNamespace, ECSCluster, ECSScheduledTask, ECSService, ECSTask,
+    TaskDefinition,
 };
 use crate::aws::metrics::ApiCalls;
 use crate::aws::{AwsSettings, ClientPool};
 use crate::controllers::{
-    capacity_provider, cloud_map_namespace, ecs_cluster, ecs_service, ecs_task, task_definition,
+    capacity_provider, cloud_map_namespace, ecs_cluster, ecs_scheduled_task, ecs_service,
+    ecs_task, task_definition,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +165,7 @@ struct Caches {
     capacity_providers: Watched<CapacityProvider>,
     cloud_map_namespaces: Watched<CloudMapNamespace>,
     tasks: Watched<ECSTask>,
+    scheduled_tasks: Watched<ECSScheduledTask>,
 }
 
 impl Caches {
@@ -175,6 +178,7 @@ impl Caches {
             (self.clusters.store(), self.capacity_providers.store());
         let cloud_map_namespaces = self.cloud_map_namespaces.store();
         let tasks = self.tasks.store();
+        let scheduled_tasks = self.scheduled_tasks.store();
         let _ = tokio::join!(
             task_definitions.wait_until_ready(),
             services.wait_until_ready(),
@@ -182,6 +186,7 @@ impl Caches {
             capacity_providers.wait_until_ready(),
             cloud_map_namespaces.wait_until_ready(),
             tasks.wait_until_ready(),
+            scheduled_tasks.wait_until_ready(),
         );
     }
 }
@@ -231,7 +236,9 @@ pub async fn run_with_client(
     let (cloud_map_namespaces, cache) =
         watch::<CloudMapNamespace>(&client, &scope, recorder.clone());
     background.spawn(cache);
-    let (tasks, cache) = watch::<ECSTask>(&client, &scope, recorder);
+    let (tasks, cache) = watch::<ECSTask>(&client, &scope, recorder.clone());
+    background.spawn(cache);
+    let (scheduled_tasks, cache) = watch::<ECSScheduledTask>(&client, &scope, recorder);
     background.spawn(cache);
     let caches = Arc::new(Caches {
         task_definitions,
@@ -240,6 +247,7 @@ pub async fn run_with_client(
         capacity_providers,
         cloud_map_namespaces,
         tasks,
+        scheduled_tasks,
     });
 
     let ctx = Context::new(
@@ -263,6 +271,9 @@ pub async fn run_with_client(
         svc.status.as_ref().map(|s| s.conditions.as_slice())
     });
     metrics.count_managed("ECSTask", caches.tasks.store(), |task| {
+        task.status.as_ref().map(|s| s.conditions.as_slice())
+    });
+    metrics.count_managed("ECSScheduledTask", caches.scheduled_tasks.store(), |task| {
         task.status.as_ref().map(|s| s.conditions.as_slice())
     });
     metrics.count_managed("ECSCluster", caches.clusters.store(), |cluster| {
@@ -494,15 +505,36 @@ async fn run_controllers(
             .with_config(config.clone())
             .watches_shared_stream(
                 caches.clusters.subscribe(),
-                runs_referencing(caches.tasks.store(), |t| t.spec.cluster_ref.as_ref()),
+                referencing(caches.tasks.store(), |t| t.spec.cluster_ref.as_ref()),
             )
             .watches_shared_stream(
                 caches.task_definitions.subscribe(),
-                runs_referencing(caches.tasks.store(), |t| {
+                referencing(caches.tasks.store(), |t| {
                     t.spec.task_definition_ref.as_ref()
                 }),
             )
             .reconcile_all_on(everything_now());
+
+    // A new revision of a referenced TaskDefinition updates the schedule's target at once; a
+    // referenced ECSCluster becoming Ready creates the schedules waiting for it.
+    let scheduled_controller = Controller::for_shared_stream(
+        caches.scheduled_tasks.subscribe(),
+        caches.scheduled_tasks.store(),
+    )
+    .with_config(config.clone())
+    .watches_shared_stream(
+        caches.clusters.subscribe(),
+        referencing(caches.scheduled_tasks.store(), |t| {
+            t.spec.task.cluster_ref.as_ref()
+        }),
+    )
+    .watches_shared_stream(
+        caches.task_definitions.subscribe(),
+        referencing(caches.scheduled_tasks.store(), |t| {
+            t.spec.task.task_definition_ref.as_ref()
+        }),
+    )
+    .reconcile_all_on(everything_now());
 
     let td_run = td_controller
         .graceful_shutdown_on(stop_future(stopped.clone()))
@@ -576,6 +608,18 @@ async fn run_controllers(
                 warn!(error = %err, "ECSTask reconcile failed");
             }
         });
+    let scheduled_run = scheduled_controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument("ECSScheduledTask", ecs_scheduled_task::reconcile),
+            ecs_scheduled_task::error_policy,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "ECSScheduledTask reconcile failed");
+            }
+        });
     let cluster_observer =
         ecs_cluster::observer::run(Arc::clone(&ctx), cluster_observed_tx, stopped.clone());
     let provider_observer =
@@ -591,30 +635,33 @@ async fn run_controllers(
         cluster_run,
         provider_run,
         task_run,
+        scheduled_run,
         observer,
         cluster_observer,
         provider_observer
     );
 }
 
-/// Maps a changed object to the ECSTasks of its namespace whose `reference` names it.
-fn runs_referencing<K>(
-    tasks: kube::runtime::reflector::Store<ECSTask>,
-    reference: fn(&ECSTask) -> Option<&crate::api::common::LocalObjectReference>,
-) -> impl Fn(Arc<K>) -> Vec<ObjectRef<ECSTask>>
+/// Maps a changed object to the objects of kind `R` in its namespace whose `reference`
+/// names it.
+fn referencing<K, R>(
+    referrers: kube::runtime::reflector::Store<R>,
+    reference: fn(&R) -> Option<&crate::api::common::LocalObjectReference>,
+) -> impl Fn(Arc<K>) -> Vec<ObjectRef<R>>
 where
     K: kube::Resource,
+    R: kube::Resource<DynamicType = ()> + Clone + 'static,
 {
     move |obj: Arc<K>| {
         let meta = obj.meta();
         let namespace = meta.namespace.clone().unwrap_or_default();
         let name = meta.name.clone().unwrap_or_default();
-        tasks
+        referrers
             .state()
             .into_iter()
-            .filter(|t| t.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|t| reference(t).is_some_and(|r| r.name == name))
-            .map(|t| ObjectRef::from(t.as_ref()))
+            .filter(|r| r.meta().namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|r| reference(r).is_some_and(|r| r.name == name))
+            .map(|r| ObjectRef::from(r.as_ref()))
             .collect()
     }
 }

@@ -145,6 +145,10 @@ impl TestBed {
     pub async fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.sdk_config().await)
     }
+
+    pub async fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.sdk_config().await)
+    }
 }
 
 /// A VPC with two subnets and a security group in moto's EC2, for awsvpc services.
