@@ -6,13 +6,14 @@ Run it with the python of the venv that has ``moto[server]`` (see
 
     python hack/moto/server.py --port 5000 [--host 127.0.0.1] [--tick 0.5]
                                [--rollout-delay 1.0] [--cloudmap-operation-delay 1.0]
+                               [--task-start-delay 1.0] [--task-run-seconds 2.0]
                                [--no-scheduler] [--verbose]
 
 It serves moto's normal multi-service endpoint (the same WSGI application as
 the ``moto_server`` command: ``DomainDispatcherApplication`` +
 ``MotoRequestHandler``), so every service moto implements is available on
 ``http://HOST:PORT``.  With ``--no-scheduler`` it is plain moto (none of the
-ECS or Cloud Map behaviour below).
+ECS, task or Cloud Map behaviour below).
 
 Why
 ===
@@ -24,7 +25,10 @@ IN_PROGRESS, UpdateService stores ``taskDefinition`` as the literal input
 (``family`` / ``family:revision``), UpdateService(desiredCount) jumps
 ``runningCount`` straight to the new value, and DeleteService marks the service
 INACTIVE at once.  A controller waiting for a service to become ready could
-never finish against it.
+never finish against it.  Tasks started with RunTask start RUNNING, move one
+state towards STOPPED on every DescribeTasks (so their pace depends on how
+often a client looks), always report exit code 0 for the first container only
+(the others are missing), and StopTask sets no stopCode.
 
 What is simulated
 =================
@@ -122,6 +126,43 @@ Deleting a service
     DescribeServices/ListServices (real ECS lists only ACTIVE/DRAINING ones
     and stops describing INACTIVE ones after a while); a CreateService with
     the same name replaces the old record.
+
+Standalone tasks (RunTask, StopTask)
+    Tasks started with RunTask follow the clock, not the number of
+    DescribeTasks calls.  ``S`` is ``--task-start-delay`` (env
+    ``ECS_SIM_TASK_START_DELAY``, default 1.0 s); a task's run time ``R`` is
+    the smallest ``ECS_SIM_RUN_SECONDS`` among its containers' environments,
+    else ``--task-run-seconds`` (env ``ECS_SIM_TASK_RUN_SECONDS``, default
+    2.0 s).  A container's environment is its task definition's
+    ``environment`` with RunTask's ``containerOverrides[].environment`` for
+    that container on top, so a test drives each task through the ECS API.
+    Transitions are applied before every ECS request and on every tick, with
+    the timestamps they would have had, so a task nobody looked at for a
+    while still shows its whole history.
+
+    * RunTask's response shows lastStatus PROVISIONING, desiredStatus
+      RUNNING, ``createdAt``, and one container per container definition
+      (moto lists only the first) with lastStatus PENDING and no exitCode
+      (moto reports 0 at once); container ``taskArn`` is the task's ARN.
+    * ``S/2`` later: PENDING (``pullStartedAt``); ``S`` later: RUNNING
+      (``startedAt``, ``pullStoppedAt``), containers RUNNING.
+    * ``R`` after RUNNING the essential containers exit: desiredStatus
+      STOPPED, lastStatus DEPROVISIONING, stopCode
+      EssentialContainerExited, stoppedReason "Essential container in task
+      exited", ``stoppingAt`` and ``executionStoppedAt``; every container is
+      STOPPED with exitCode = its ``ECS_SIM_EXIT_CODE`` (default 0; all
+      containers stop together).  ``S/2`` later the task is STOPPED
+      (``stoppedAt``).  ListTasks(desiredStatus=STOPPED) lists it from the
+      moment its desiredStatus is STOPPED (moto keeps RUNNING for ever).
+    * StopTask: desiredStatus STOPPED, stopCode UserInitiated and
+      stoppedReason = the request's ``reason`` (else "Task stopped by
+      user") at once, lastStatus unchanged; ``S/2`` later STOPPED, with
+      exitCode 143 (SIGTERM) for containers that were running and none for
+      a task stopped before it ran (it never runs).  StopTask of a task
+      already stopping or stopped changes nothing.
+    * Tasks on container instances (EC2) give their resources back when
+      they stop, as moto's StopTask does.  Tasks started with StartTask are
+      left to plain moto.
 
 Service discovery (ECS ``serviceRegistries`` -> Cloud Map instances)
     moto keeps the ``serviceRegistries`` of CreateService/UpdateService
@@ -239,8 +280,13 @@ Cloud Map API (servicediscovery) behaviour
 What is NOT simulated
 =====================
 
-* Tasks: no moto Task objects are created, so ListTasks/DescribeTasks show
-  nothing for services; the task ids in event messages are random.
+* Tasks of services: no moto Task objects are created, so
+  ListTasks/DescribeTasks show nothing for services; the task ids in event
+  messages are random.
+* For RunTask: placement failures (RunTask ``failures`` such as
+  RESOURCE:MEMORY), TaskFailedToStart, container ``reason``s, the
+  ``clientToken`` idempotency window, stopTimeout, and ListTasks' default
+  of desiredStatus RUNNING (moto lists every task without the filter).
 * Task health, container health checks, load-balancer target health, Cloud
   Map health checks (instances are always HEALTHY), Route 53 records for
   DNS namespaces, placement, capacity (container instances, Fargate
@@ -260,7 +306,9 @@ Concurrency
 All ECS API requests (``X-Amz-Target: AmazonEC2ContainerServiceV20141113.*``),
 Cloud Map requests (``Route53AutoNaming_v20170314.*``) and ``/moto-api``
 requests run under one lock that the simulation thread also takes for each
-tick, so a response never shows a half-applied transition.  Cloud Map
+tick, so a response never shows a half-applied transition.  Due task
+transitions are applied before each ECS request, so their timing does not
+depend on ``--tick`` either.  Cloud Map
 operations whose delay has expired are settled before each Cloud Map request
 and on every tick, so their timing does not depend on ``--tick``.
 Exceptions in the simulation are logged to stderr and the loop carries on.
@@ -388,9 +436,15 @@ class ServiceState:
 class Scheduler:
     """The ECS scheduler simulation. Call methods with LOCK held."""
 
-    def __init__(self, rollout_delay: float, cloudmap: "CloudMapSim | None" = None) -> None:
+    def __init__(
+        self,
+        rollout_delay: float,
+        cloudmap: "CloudMapSim | None" = None,
+        tasks: "TaskSim | None" = None,
+    ) -> None:
         self.delay = rollout_delay
         self.cloudmap = cloudmap
+        self.tasks = tasks
 
     # ----------------------------------------------------------- helpers
     @staticmethod
@@ -838,6 +892,8 @@ class Scheduler:
                 with LOCK:
                     if self.cloudmap is not None:
                         self.cloudmap.settle()
+                    if self.tasks is not None:
+                        self.tasks.settle()
                     self.tick()
             except Exception:
                 log("error in scheduler tick:")
@@ -958,6 +1014,261 @@ def install_hooks(sched: Scheduler) -> None:
     Backend.create_service = create_service  # type: ignore[method-assign]
     Backend.update_service = update_service  # type: ignore[method-assign]
     Backend.delete_service = delete_service  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Standalone tasks (RunTask / StopTask): state by elapsed time, exit codes.
+
+RUN_SECONDS_VAR = "ECS_SIM_RUN_SECONDS"
+EXIT_CODE_VAR = "ECS_SIM_EXIT_CODE"
+TASK_STATE_ATTR = "_ecs_sim_task"
+# Exit code of a container stopped by StopTask (SIGTERM).
+SIGTERM_EXIT_CODE = 143
+ESSENTIAL_EXITED_REASON = "Essential container in task exited"
+USER_STOPPED_REASON = "Task stopped by user"
+
+
+class SimContainer:
+    """A container of a simulated task, in the shape of ECS's ``Container``
+    (moto's serializer reads these attributes)."""
+
+    def __init__(self, task: Any, definition: dict[str, Any], env: dict[str, str]) -> None:
+        self.container_arn = (
+            f"{task.cluster_arn.replace(':cluster/', ':container/')}/{task.id}/{uuid.uuid4()}"
+        )
+        self.task_arn = task.task_arn
+        self.name = definition.get("name")
+        self.image = definition.get("image")
+        self.last_status = "PENDING"
+        self.exit_code: int | None = None
+        self.reason: str | None = None
+        self.network_interfaces: list[Any] = []
+        self.health_status = "UNKNOWN"
+        self.cpu = str(definition.get("cpu", 0))
+        memory = definition.get("memory")
+        self.memory = str(memory) if memory is not None else None
+        self.env = env
+
+
+def parse_exit_code(raw: str | None) -> int:
+    try:
+        return int(raw) if raw not in (None, "") else 0
+    except ValueError:
+        debug(f"{EXIT_CODE_VAR}={raw!r} is not an integer: exit code 0")
+        return 0
+
+
+class TaskState:
+    """Per-task timeline (``time.monotonic()``), stored on moto's Task."""
+
+    def __init__(self, created: float, start_delay: float, run_seconds: float) -> None:
+        self.pending_at = created + start_delay / 2
+        self.running_at = created + start_delay
+        self.exits_at = self.running_at + run_seconds
+        # Set when the task starts stopping (its containers exited or StopTask).
+        self.stopping_since: float | None = None
+        self.stopped_at_mono: float | None = None
+
+
+class TaskSim:
+    """Simulated lifecycle of tasks started with RunTask.  Call with LOCK held."""
+
+    def __init__(self, start_delay: float, run_seconds: float) -> None:
+        self.start_delay = start_delay
+        self.run_seconds = run_seconds
+        self.stop_delay = start_delay / 2
+        # Tasks not yet STOPPED: (backend, task).
+        self.live: list[tuple[Any, Any]] = []
+
+    @staticmethod
+    def state(task: Any) -> TaskState | None:
+        return getattr(task, TASK_STATE_ATTR, None)
+
+    @staticmethod
+    def at(when: float) -> Any:
+        """The wall-clock (naive UTC) time of monotonic instant ``when``."""
+        from datetime import timedelta
+
+        return utcnow() - timedelta(seconds=max(time.monotonic() - when, 0.0))
+
+    @staticmethod
+    def container_envs(backend: Any, task: Any) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """Each container definition with its environment: the task
+        definition's, then RunTask's containerOverrides for that container."""
+        td = backend.describe_task_definition(task.task_definition_arn)
+        overrides = {
+            o.get("name"): o
+            for o in (task.overrides or {}).get("containerOverrides") or []
+            if isinstance(o, dict)
+        }
+        out = []
+        for definition in td.container_definitions:
+            env = {
+                str(kv.get("name")): str(kv.get("value", ""))
+                for kv in definition.get("environment") or []
+            }
+            for kv in (overrides.get(definition.get("name")) or {}).get("environment") or []:
+                env[str(kv.get("name"))] = str(kv.get("value", ""))
+            out.append((definition, env))
+        return out
+
+    def run_seconds_of(self, containers: list[SimContainer]) -> float:
+        values = []
+        for c in containers:
+            raw = c.env.get(RUN_SECONDS_VAR)
+            if raw in (None, ""):
+                continue
+            try:
+                values.append(max(float(raw), 0.0))
+            except ValueError:
+                debug(f"{RUN_SECONDS_VAR}={raw!r} is not a number: ignored")
+        return min(values) if values else self.run_seconds
+
+    def started(self, backend: Any, task: Any) -> None:
+        """Take over a task RunTask just created: PROVISIONING, all its
+        containers, its run time and exit codes."""
+        # moto advances a task one state per DescribeTasks; the simulation
+        # sets the state itself.
+        task._transitions = []
+        task.containers = [
+            SimContainer(task, definition, env)
+            for definition, env in self.container_envs(backend, task)
+        ]
+        now = time.monotonic()
+        st = TaskState(now, self.start_delay, self.run_seconds_of(task.containers))
+        setattr(task, TASK_STATE_ATTR, st)
+        task.last_status = "PROVISIONING"
+        task.desired_status = "RUNNING"
+        task.created_at = self.at(now)
+        for attr in (
+            "stop_code",
+            "pull_started_at",
+            "pull_stopped_at",
+            "started_at",
+            "stopping_at",
+            "execution_stopped_at",
+            "stopped_at",
+        ):
+            setattr(task, attr, None)
+        self.live.append((backend, task))
+        debug(f"{task.task_arn}: PROVISIONING, runs {st.exits_at - st.running_at:g}s")
+
+    def begin_stop(self, task: Any, when: float, stop_code: str, reason: str) -> None:
+        st = self.state(task)
+        if st is None or st.stopping_since is not None:
+            return
+        st.stopping_since = when
+        task.desired_status = "STOPPED"
+        task.stop_code = stop_code
+        task.stopped_reason = reason
+        task.stopping_at = self.at(when)
+        debug(f"{task.task_arn}: stopping ({stop_code}: {reason})")
+
+    def stop_task(self, backend: Any, task: Any, reason: str | None) -> None:
+        """StopTask: desiredStatus STOPPED at once, STOPPED after the stop delay."""
+        self.settle()
+        if task.last_status == "STOPPED":
+            return
+        self.begin_stop(task, time.monotonic(), "UserInitiated", reason or USER_STOPPED_REASON)
+
+    def settle(self) -> None:
+        """Apply every transition whose time has come."""
+        now = time.monotonic()
+        live = []
+        for backend, task in self.live:
+            try:
+                if not self.advance(backend, task, now):
+                    live.append((backend, task))
+            except Exception:
+                log(f"error simulating task {getattr(task, 'task_arn', task)!r}:")
+                traceback.print_exc(file=sys.stderr)
+        self.live = live
+
+    def advance(self, backend: Any, task: Any, now: float) -> bool:
+        """Moves one task to where it is at ``now``, transitions in time order
+        (a task not looked at for a while still gets every timestamp); True
+        once STOPPED."""
+        st = self.state(task)
+        if st is None:
+            return True
+        # A task stopped by StopTask before it ran never runs.
+        runs = st.stopping_since is None or st.stopping_since >= st.running_at
+        if task.last_status == "PROVISIONING" and now >= st.pending_at and runs:
+            task.last_status = "PENDING"
+            task.pull_started_at = self.at(st.pending_at)
+        if task.last_status == "PENDING" and now >= st.running_at and runs:
+            task.last_status = "RUNNING"
+            task.pull_stopped_at = self.at(st.running_at)
+            task.started_at = self.at(st.running_at)
+            for c in task.containers:
+                c.last_status = "RUNNING"
+            debug(f"{task.task_arn}: RUNNING")
+        if st.stopping_since is None and now >= st.exits_at:
+            self.begin_stop(task, st.exits_at, "EssentialContainerExited", ESSENTIAL_EXITED_REASON)
+            task.last_status = "DEPROVISIONING"
+            task.execution_stopped_at = self.at(st.exits_at)
+            for c in task.containers:
+                c.last_status = "STOPPED"
+                c.exit_code = parse_exit_code(c.env.get(EXIT_CODE_VAR))
+        if st.stopping_since is not None and now >= st.stopping_since + self.stop_delay:
+            self.stopped(backend, task, st)
+            return True
+        return False
+
+    def stopped(self, backend: Any, task: Any, st: TaskState) -> None:
+        when = st.stopping_since + self.stop_delay  # type: ignore[operator]
+        was_running = task.started_at is not None
+        for c in task.containers:
+            if c.last_status != "STOPPED":
+                c.last_status = "STOPPED"
+                if was_running:
+                    c.exit_code = SIGTERM_EXIT_CODE
+        if getattr(task, "execution_stopped_at", None) is None:
+            task.execution_stopped_at = self.at(when)
+        task.stopped_at = self.at(when)
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        # As moto's StopTask does for tasks on container instances.
+        if task.container_instance_arn:
+            try:
+                cluster = backend.clusters[task.cluster_name]
+                instance = backend.container_instances[task.cluster_name][
+                    task.container_instance_arn.split("/")[-1]
+                ]
+                backend.update_container_instance_resources(
+                    instance, task.resource_requirements, removing=True
+                )
+                backend.update_cluster_resources(cluster, -1, task_state="RUNNING")
+            except Exception as e:
+                debug(f"cannot release the resources of {task.task_arn}: {e!r}")
+        debug(f"{task.task_arn}: STOPPED ({task.stop_code})")
+
+
+def install_task_hooks(sim: TaskSim) -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+
+    orig_run: Callable[..., Any] = Backend.run_task
+    orig_stop: Callable[..., Any] = Backend.stop_task
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            tasks = orig_run(self, *args, **kwargs)
+            for task in tasks:
+                sim.started(self, task)
+            return tasks
+
+    def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        with LOCK:
+            cluster = self._get_cluster(cluster_str)
+            task_id = task_str.split("/")[-1]
+            for arn, task in (self.tasks.get(cluster.name) or {}).items():
+                if arn.endswith(task_id) and sim.state(task) is not None:
+                    sim.stop_task(self, task, reason)
+                    return task
+            return orig_stop(self, cluster_str, task_str, reason)
+
+    Backend.run_task = run_task  # type: ignore[method-assign]
+    Backend.stop_task = stop_task  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------
@@ -1385,11 +1696,15 @@ def install_cloudmap_hooks(cloudmap: CloudMapSim) -> None:
 
 class LockingMiddleware:
     """Serialise ECS, Cloud Map and /moto-api requests with the simulation
-    thread; settle due Cloud Map operations before each Cloud Map request."""
+    thread; settle due Cloud Map operations before each Cloud Map request and
+    due task transitions before each ECS request."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], cloudmap: CloudMapSim) -> None:
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], cloudmap: CloudMapSim, tasks: TaskSim
+    ) -> None:
         self.app = app
         self.cloudmap = cloudmap
+        self.tasks = tasks
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -1402,6 +1717,8 @@ class LockingMiddleware:
         with LOCK:
             if cloudmap:
                 self.cloudmap.settle()
+            elif target.startswith(ECS_TARGET_PREFIX):
+                self.tasks.settle()
             result = self.app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -1453,6 +1770,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(env CLOUDMAP_SIM_OPERATION_DELAY, default 1.0)",
     )
     p.add_argument(
+        "--task-start-delay",
+        type=float,
+        default=env_float("ECS_SIM_TASK_START_DELAY", 1.0),
+        help="seconds from RunTask until a task is RUNNING; stopping takes half "
+        "of it (env ECS_SIM_TASK_START_DELAY, default 1.0)",
+    )
+    p.add_argument(
+        "--task-run-seconds",
+        type=float,
+        default=env_float("ECS_SIM_TASK_RUN_SECONDS", 2.0),
+        help=f"seconds a task runs unless its containers set {RUN_SECONDS_VAR} "
+        "(env ECS_SIM_TASK_RUN_SECONDS, default 2.0)",
+    )
+    p.add_argument(
         "--no-scheduler",
         action="store_true",
         help="plain moto, no ECS or Cloud Map simulation",
@@ -1467,6 +1798,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--rollout-delay must be >= 0")
     if args.cloudmap_operation_delay < 0:
         p.error("--cloudmap-operation-delay must be >= 0")
+    if args.task_start_delay < 0:
+        p.error("--task-start-delay must be >= 0")
+    if args.task_run_seconds < 0:
+        p.error("--task-run-seconds must be >= 0")
     return args
 
 
@@ -1486,10 +1821,12 @@ def main(argv: list[str] | None = None) -> None:
     app: Any = DomainDispatcherApplication(create_backend_app)
     if not args.no_scheduler:
         cloudmap = CloudMapSim(args.cloudmap_operation_delay)
-        sched = Scheduler(args.rollout_delay, cloudmap)
+        tasks = TaskSim(args.task_start_delay, args.task_run_seconds)
+        sched = Scheduler(args.rollout_delay, cloudmap, tasks)
         install_hooks(sched)
+        install_task_hooks(tasks)
         install_cloudmap_hooks(cloudmap)
-        app = LockingMiddleware(app, cloudmap)
+        app = LockingMiddleware(app, cloudmap, tasks)
 
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
@@ -1513,7 +1850,8 @@ def main(argv: list[str] | None = None) -> None:
         "ECS scheduler simulation off"
         if args.no_scheduler
         else f"ECS scheduler simulation on (tick {args.tick}s, rollout delay "
-        f"{args.rollout_delay}s, Cloud Map operation delay {args.cloudmap_operation_delay}s)"
+        f"{args.rollout_delay}s, task start delay {args.task_start_delay}s, task run "
+        f"{args.task_run_seconds}s, Cloud Map operation delay {args.cloudmap_operation_delay}s)"
     )
     print(
         f"moto {moto.__version__} serving on http://{args.host}:{port} - {sim}",

@@ -32,6 +32,8 @@ from botocore.exceptions import ClientError
 SERVER = Path(__file__).with_name("server.py")
 ROLLOUT_DELAY = 1.0
 CLOUDMAP_DELAY = 1.0
+TASK_START_DELAY = 1.0
+TASK_RUN_SECONDS = 1.5
 TICK = 0.2
 WAIT = 10.0  # bound for every eventual condition
 STARTUP = 60.0  # importing moto takes a few seconds
@@ -109,6 +111,10 @@ def endpoint() -> Iterator[str]:
         str(TICK),
         "--cloudmap-operation-delay",
         str(CLOUDMAP_DELAY),
+        "--task-start-delay",
+        str(TASK_START_DELAY),
+        "--task-run-seconds",
+        str(TASK_RUN_SECONDS),
     ) as ep:
         yield ep
 
@@ -413,6 +419,166 @@ def test_no_scheduler_is_plain_moto() -> None:
         svc = describe(ecs, "plain", "s")
         assert svc["runningCount"] == 0
         assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+
+
+# --------------------------------------------------------------------------
+# Standalone tasks (RunTask / StopTask)
+
+
+def task_def(ecs: Any, containers: list[dict[str, Any]] | None = None) -> str:
+    family = f"job-{uuid.uuid4().hex[:8]}"
+    return ecs.register_task_definition(
+        family=family, containerDefinitions=containers or CONTAINERS
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def env(**values: Any) -> list[dict[str, str]]:
+    return [{"name": k, "value": str(v)} for k, v in values.items()]
+
+
+def run_one(ecs: Any, cluster: str, td: str, **kwargs: Any) -> dict[str, Any]:
+    out = ecs.run_task(
+        cluster=cluster, taskDefinition=td, launchType="FARGATE", startedBy="test", **kwargs
+    )
+    assert not out["failures"], out["failures"]
+    assert len(out["tasks"]) == 1
+    return out["tasks"][0]
+
+
+def describe_task(ecs: Any, cluster: str, arn: str) -> dict[str, Any]:
+    return ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+
+
+def exit_codes(task: dict[str, Any]) -> dict[str, Any]:
+    return {c["name"]: c.get("exitCode") for c in task["containers"]}
+
+
+def test_task_state_follows_elapsed_time_not_describe_calls(ecs: Any, cluster: str) -> None:
+    td = task_def(ecs)
+    started = time.monotonic()
+    task = run_one(ecs, cluster, td)
+    assert task["lastStatus"] == "PROVISIONING"
+    assert task["desiredStatus"] == "RUNNING"
+    assert "createdAt" in task and "startedAt" not in task
+    # Describing often does not hurry the task along (plain moto moves it one
+    # state per DescribeTasks).
+    for _ in range(10):
+        t = describe_task(ecs, cluster, task["taskArn"])
+        if time.monotonic() - started < 0.8 * TASK_START_DELAY:
+            assert t["lastStatus"] in ("PROVISIONING", "PENDING"), t["lastStatus"]
+            assert all("exitCode" not in c for c in t["containers"])
+    running = wait_for(
+        "RUNNING",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "RUNNING",
+    )
+    assert time.monotonic() - started >= 0.9 * TASK_START_DELAY
+    assert "startedAt" in running and "stopCode" not in running
+    assert [c["lastStatus"] for c in running["containers"]] == ["RUNNING"]
+    # Not looked at until well after it ended: the task still stopped on time.
+    time.sleep(TASK_START_DELAY + TASK_RUN_SECONDS + TASK_START_DELAY / 2 + 0.3)
+    stopped = describe_task(ecs, cluster, task["taskArn"])
+    assert stopped["lastStatus"] == "STOPPED"
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    assert exit_codes(stopped) == {"app": 0}
+    ran = (stopped["executionStoppedAt"] - stopped["startedAt"]).total_seconds()
+    assert abs(ran - TASK_RUN_SECONDS) < 0.2, ran
+    assert stopped["startedAt"] <= stopped["stoppingAt"] <= stopped["stoppedAt"]
+    listed = ecs.list_tasks(cluster=cluster, startedBy="test", desiredStatus="STOPPED")
+    assert task["taskArn"] in listed["taskArns"]
+    listed = ecs.list_tasks(cluster=cluster, startedBy="test", desiredStatus="RUNNING")
+    assert task["taskArn"] not in listed["taskArns"]
+
+
+def test_run_time_and_exit_codes_come_from_the_containers_environment(
+    ecs: Any, cluster: str
+) -> None:
+    td = task_def(
+        ecs,
+        [
+            {
+                "name": "app",
+                "image": "busybox",
+                "memory": 128,
+                "environment": env(ECS_SIM_EXIT_CODE=1, ECS_SIM_RUN_SECONDS=30),
+            },
+            {
+                "name": "sidecar",
+                "image": "busybox",
+                "memory": 64,
+                "environment": env(ECS_SIM_EXIT_CODE=2),
+            },
+            {"name": "logs", "image": "busybox", "memory": 64},
+        ],
+    )
+    # The task definition's values apply...
+    slow = run_one(ecs, cluster, td)
+    assert [c["name"] for c in slow["containers"]] == ["app", "sidecar", "logs"]
+    # ... unless RunTask's containerOverrides replace them.
+    fast = run_one(
+        ecs,
+        cluster,
+        td,
+        overrides={
+            "containerOverrides": [
+                {"name": "app", "environment": env(ECS_SIM_EXIT_CODE=3, ECS_SIM_RUN_SECONDS=0.5)}
+            ]
+        },
+    )
+    stopped = wait_for(
+        "the overridden task STOPPED",
+        lambda: describe_task(ecs, cluster, fast["taskArn"]),
+        lambda t: t["lastStatus"] == "STOPPED",
+    )
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert exit_codes(stopped) == {"app": 3, "sidecar": 2, "logs": 0}
+    assert all(c["lastStatus"] == "STOPPED" for c in stopped["containers"])
+    still = describe_task(ecs, cluster, slow["taskArn"])
+    assert still["lastStatus"] == "RUNNING"
+    assert still["desiredStatus"] == "RUNNING"
+
+
+def test_stop_task_is_user_initiated(ecs: Any, cluster: str) -> None:
+    td = task_def(ecs)
+    long_run = {"containerOverrides": [{"name": "app", "environment": env(ECS_SIM_RUN_SECONDS=60)}]}
+    task = run_one(ecs, cluster, td, overrides=long_run)
+    wait_for(
+        "RUNNING",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "RUNNING",
+    )
+    out = ecs.stop_task(cluster=cluster, task=task["taskArn"], reason="deadline")["task"]
+    # Like ECS: desiredStatus at once, lastStatus once the containers stopped.
+    assert out["desiredStatus"] == "STOPPED"
+    assert out["lastStatus"] == "RUNNING"
+    assert out["stopCode"] == "UserInitiated"
+    assert out["stoppedReason"] == "deadline"
+    stopped = wait_for(
+        "STOPPED",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "STOPPED",
+    )
+    assert stopped["stopCode"] == "UserInitiated"
+    assert stopped["stoppedReason"] == "deadline"
+    assert exit_codes(stopped) == {"app": 143}  # SIGTERM
+    # Stopping again changes nothing.
+    again = ecs.stop_task(cluster=cluster, task=task["taskArn"], reason="again")["task"]
+    assert again["stoppedReason"] == "deadline"
+
+    # A task stopped before it ran never runs and has no exit codes.
+    early = run_one(ecs, cluster, td)
+    ecs.stop_task(cluster=cluster, task=early["taskArn"])
+    stopped = wait_for(
+        "STOPPED",
+        lambda: describe_task(ecs, cluster, early["taskArn"]),
+        lambda t: t["lastStatus"] == "STOPPED",
+    )
+    assert "startedAt" not in stopped
+    assert stopped["stopCode"] == "UserInitiated"
+    assert stopped["stoppedReason"] == "Task stopped by user"
+    assert exit_codes(stopped) == {"app": None}
 
 
 # --------------------------------------------------------------------------
