@@ -7,6 +7,7 @@ pub mod ecs_cluster;
 pub mod ecs_scheduled_task;
 pub mod ecs_service;
 pub mod ecs_task;
+pub mod observer;
 pub mod task_definition;
 
 use std::fmt::Debug;

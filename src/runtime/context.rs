@@ -18,8 +18,8 @@ use crate::api::{CloudMapNamespace, ECSService, TaskDefinition};
 use crate::aws::ecs_cluster::{ObservedCapacityProvider, ObservedCluster};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::aws::{AwsClients, ClientPool};
-use crate::controllers::ecs_cluster::observer::ObservationCache as AwsObservations;
 use crate::controllers::ecs_service::observer::ObservationCache;
+use crate::controllers::observer::ObservationCache as AwsObservations;
 
 /// Operator settings that shape reconciles.
 #[derive(Clone, Debug)]

@@ -30,7 +30,7 @@ use crate::aws::ecs_cluster::{
 };
 use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
-use crate::controllers::ecs_cluster::observer::Location;
+use crate::controllers::observer::Location;
 use crate::runtime::Context;
 
 /// How often a provider that ECS is still updating or deleting is looked at.

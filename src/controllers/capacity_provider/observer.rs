@@ -3,7 +3,6 @@
 //! only for providers whose observed state calls for it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
@@ -13,7 +12,7 @@ use tracing::{debug, warn};
 
 use crate::api::CapacityProvider;
 use crate::aws::ecs_cluster::{self as ecs_cl, DESCRIBE_BATCH};
-use crate::controllers::ecs_cluster::observer::{Location, locate};
+use crate::controllers::observer::{Location, Rounds, locate};
 use crate::runtime::Context;
 
 /// Providers to observe: created by us (status has an ARN) and not being deleted.
@@ -35,11 +34,10 @@ pub fn observable(providers: &[Arc<CapacityProvider>]) -> Vec<Arc<CapacityProvid
 pub async fn run(
     ctx: Arc<Context>,
     trigger: UnboundedSender<ObjectRef<CapacityProvider>>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
-    let interval = ctx.config.resync_interval;
-    loop {
-        let started = Instant::now();
+    let mut rounds = Rounds::new(ctx.config.resync_interval, stopped);
+    while rounds.next().await {
         let groups = locate(&ctx, observable(&ctx.capacity_providers.state()), |p| {
             (p.spec.region.clone(), p.spec.role_arn.clone())
         })
@@ -48,29 +46,14 @@ pub async fn run(
             .values()
             .map(|g| g.len().div_ceil(DESCRIBE_BATCH))
             .sum();
-        let pause = if batches > 1 {
-            (interval / 2) / u32::try_from(batches).unwrap_or(u32::MAX)
-        } else {
-            Duration::ZERO
-        };
+        let pause = rounds.pause_between(batches);
         for (location, providers) in groups {
             for chunk in providers.chunks(DESCRIBE_BATCH) {
-                if *stopped.borrow() {
+                observe_batch(&ctx, &location, chunk, &trigger).await;
+                if !rounds.sleep(pause).await {
                     return;
                 }
-                observe_batch(&ctx, &location, chunk, &trigger).await;
-                if !pause.is_zero() {
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {},
-                        _ = stopped.changed() => return,
-                    }
-                }
             }
-        }
-        let rest = interval.saturating_sub(started.elapsed());
-        tokio::select! {
-            _ = tokio::time::sleep(rest) => {},
-            _ = stopped.changed() => return,
         }
     }
 }
@@ -82,11 +65,7 @@ async fn observe_batch(
     trigger: &UnboundedSender<ObjectRef<CapacityProvider>>,
 ) {
     let names: Vec<String> = providers.iter().map(|p| p.provider_name()).collect();
-    let described = match ctx
-        .pool
-        .clients_for(Some(&location.region), location.role_arn.as_deref())
-        .await
-    {
+    let described = match location.clients(ctx).await {
         Ok(aws) => ecs_cl::describe_capacity_providers(&aws.ecs, &names).await,
         Err(err) => Err(err.into()),
     };

@@ -18,7 +18,6 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument};
 
-use self::observer::Location;
 use self::plan::{Desired, KIND, Plan, WantedNamespace, WantedProviders};
 use self::status::{Input, Outcome, Pending};
 use super::{Error, write_status};
@@ -33,6 +32,7 @@ use crate::aws::ecs_cluster::{
 };
 use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
+use crate::controllers::observer::Location;
 use crate::runtime::Context;
 
 /// How often a cluster that ECS is still provisioning is looked at.
