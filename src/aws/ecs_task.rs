@@ -130,14 +130,22 @@ pub async fn describe(
     Ok(found)
 }
 
-/// ARNs of the tasks started with `started_by`, running or recently stopped.
+/// ARNs of the tasks started with `started_by` whose desired status is RUNNING, and with
+/// `include_stopped` also those stopped or stopping (ECS lists stopped tasks for about an
+/// hour).
 pub async fn list(
     client: &Client,
     cluster: &str,
     started_by: &str,
+    include_stopped: bool,
 ) -> Result<Vec<String>, AwsError> {
     let mut arns = Vec::new();
-    for desired in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
+    let statuses: &[ecs::DesiredStatus] = if include_stopped {
+        &[ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped]
+    } else {
+        &[ecs::DesiredStatus::Running]
+    };
+    for desired in statuses.iter().cloned() {
         let mut pages = client
             .list_tasks()
             .cluster(cluster)

@@ -19,6 +19,7 @@ use crate::aws::ecs_cluster::{ObservedCapacityProvider, ObservedCluster};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::aws::{AwsClients, ClientPool};
 use crate::controllers::ecs_service::observer::ObservationCache;
+use crate::controllers::ecs_task::observer::TaskObservation;
 use crate::controllers::observer::ObservationCache as AwsObservations;
 
 /// Operator settings that shape reconciles.
@@ -66,6 +67,8 @@ pub struct Context {
     /// ECS clusters and capacity providers observed by their batched observers.
     pub cluster_observations: AwsObservations<ObservedCluster>,
     pub capacity_provider_observations: AwsObservations<ObservedCapacityProvider>,
+    /// The tasks of ECSTasks observed by their batched observer, by the ECSTask's uid.
+    pub task_observations: AwsObservations<TaskObservation>,
 }
 
 /// The caches of every kind, handed to [`Context::new`].
@@ -106,6 +109,7 @@ impl Context {
             observations: ObservationCache::default(),
             cluster_observations: AwsObservations::default(),
             capacity_provider_observations: AwsObservations::default(),
+            task_observations: AwsObservations::default(),
         })
     }
 

@@ -33,8 +33,8 @@ use crate::api::{
 use crate::aws::metrics::ApiCalls;
 use crate::aws::{AwsSettings, ClientPool};
 use crate::controllers::{
-    capacity_provider, cloud_map_namespace, ecs_cluster, ecs_scheduled_task, ecs_service,
-    ecs_task, task_definition,
+    capacity_provider, cloud_map_namespace, ecs_cluster, ecs_scheduled_task, ecs_service, ecs_task,
+    task_definition,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -499,7 +499,9 @@ async fn run_controllers(
     .reconcile_on(provider_observed_rx)
     .reconcile_all_on(everything_now());
 
-    // A referenced ECSCluster or TaskDefinition becoming Ready starts the runs waiting for it.
+    // A referenced ECSCluster or TaskDefinition becoming Ready starts the runs waiting for it;
+    // the task observer wakes the runs whose tasks changed.
+    let (task_observed_tx, task_observed_rx) = futures::channel::mpsc::unbounded();
     let task_controller =
         Controller::for_shared_stream(caches.tasks.subscribe(), caches.tasks.store())
             .with_config(config.clone())
@@ -513,6 +515,7 @@ async fn run_controllers(
                     t.spec.task_definition_ref.as_ref()
                 }),
             )
+            .reconcile_on(task_observed_rx)
             .reconcile_all_on(everything_now());
 
     // A new revision of a referenced TaskDefinition updates the schedule's target at once; a
@@ -626,6 +629,12 @@ async fn run_controllers(
         capacity_provider::observer::run(Arc::clone(&ctx), provider_observed_tx, stopped.clone());
     let td_observer =
         task_definition::observer::run(Arc::clone(&ctx), td_observed_tx, stopped.clone());
+    let task_observer = ecs_task::observer::run(
+        Arc::clone(&ctx),
+        caches.tasks.store(),
+        task_observed_tx,
+        stopped.clone(),
+    );
     let observer = ecs_service::observer::run(Arc::clone(&ctx), observed_tx, stopped);
     tokio::join!(
         td_run,
@@ -638,7 +647,8 @@ async fn run_controllers(
         scheduled_run,
         observer,
         cluster_observer,
-        provider_observer
+        provider_observer,
+        task_observer
     );
 }
 

@@ -1,12 +1,14 @@
-//! ECSTask controller: resolve cluster and task definition, observe the run's tasks
-//! (ListTasks by `startedBy`, DescribeTasks 100 at a time), decide (pure), start or stop
-//! tasks, write status, and delete the object once its TTL after finishing has passed.
+//! ECSTask controller: resolve cluster and task definition, take the batched observer's
+//! latest look at the run's tasks (see [`observer`]: DescribeTasks 100 at a time across all
+//! runs of a cluster), decide (pure), start or stop tasks, write status, and delete the
+//! object once its TTL after finishing has passed. A reconcile describes no tasks itself.
 //!
-//! Crash safety: every task carries `startedBy = ecs-operator/<uid>`, so a reconcile finds
-//! the tasks an earlier (interrupted) reconcile started before it starts any; RunTask's
-//! `clientToken` is derived from the uid and the launch number, so a repeated call within
-//! ECS's idempotency window starts nothing new.
+//! Crash safety: every task carries `startedBy = ecs-operator/<uid>`, so before it starts
+//! any task a reconcile lists (ListTasks by `startedBy`) the tasks an earlier, interrupted
+//! reconcile started but did not record; RunTask's `clientToken` is derived from the uid and
+//! the launch number, so a repeated call within ECS's idempotency window starts nothing new.
 
+pub mod observer;
 pub mod plan;
 pub mod status;
 
@@ -34,8 +36,6 @@ use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
 
 const KIND: &str = "ECSTask";
-/// How often a running run is looked at.
-const TASK_POLL: Duration = Duration::from_secs(3);
 
 #[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<ECSTask>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -207,8 +207,8 @@ async fn apply(api: &Api<ECSTask>, task: &ECSTask, ctx: &Context) -> Result<Acti
             .iter()
             .any(|t| t.outcome == TaskOutcome::Running);
         if matches!(finished, Finished::Failed { .. }) && active {
-            // Wait until the stopped tasks are seen stopped.
-            return Ok(Action::requeue(TASK_POLL));
+            // The observer wakes the run when its stopped tasks are seen stopped.
+            return Ok(Action::requeue(ctx.config.resync_interval));
         }
         let Some(ttl) = task.spec.ttl_seconds_after_finished else {
             return Ok(Action::await_change());
@@ -229,7 +229,12 @@ async fn apply(api: &Api<ECSTask>, task: &ECSTask, ctx: &Context) -> Result<Acti
     Ok(match &problem {
         None => {
             ctx.backoff.reset(&key);
-            Action::requeue(TASK_POLL)
+            // The observer wakes the run when its tasks change; the deadline, if sooner.
+            let deadline = plan::deadline_left(&task.spec, progress.start_time, now);
+            let next = deadline.map_or(ctx.config.resync_interval, |left| {
+                left.min(ctx.config.resync_interval)
+            });
+            Action::requeue(next.max(Duration::from_millis(100)))
         }
         Some(Problem::Waiting { stalled: true, .. }) => {
             Action::requeue(crate::runtime::backoff::TERMINAL_RETRY)
@@ -265,18 +270,21 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
     }
     let task_definition = progress.task_definition_arn.clone().unwrap_or_default();
 
-    observe(&aws, &cluster, progress)
-        .await
-        .map_err(Problem::Aws)?;
-
-    let decided = plan::plan(&plan::Input {
-        spec: &task.spec,
-        tasks: &progress.tasks,
-        launch_failures: &progress.launch_failures,
-        start_time: progress.start_time,
-        finished: progress.finished.clone(),
-        now: Timestamp::now(),
-    });
+    // The observer's latest look at the tasks, when it woke this reconcile.
+    if let Some(observed) = ctx
+        .task_observations
+        .take_fresh(&observer::cache_key(task), observer::OBSERVATION_MAX_AGE)
+    {
+        plan::merge(&mut progress.tasks, observed.map_err(Problem::Aws)?);
+    }
+    let mut decided = decide(task, progress);
+    if matches!(decided, Plan::Run(_))
+        && recover(&aws, &cluster, progress)
+            .await
+            .map_err(Problem::Aws)?
+    {
+        decided = decide(task, progress);
+    }
     match decided {
         Plan::Run(n) => {
             let uid = task.uid().unwrap_or_default();
@@ -326,11 +334,22 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
             }
         }
         Plan::Wait { .. } => {}
-        Plan::Finish { finished, stop } => {
+        Plan::Finish { finished, mut stop } => {
             let reason = match &finished {
                 Finished::Complete => "ECSTask complete".to_string(),
                 Finished::Failed { reason, .. } => format!("ECSTask failed: {reason}"),
             };
+            if progress.finished.is_none() && matches!(finished, Finished::Failed { .. }) {
+                // Also the tasks an interrupted reconcile started but did not record.
+                for arn in tasks::list(&aws.ecs, &cluster, &progress.started_by, false)
+                    .await
+                    .map_err(Problem::Aws)?
+                {
+                    if !stop.contains(&arn) {
+                        stop.push(arn);
+                    }
+                }
+            }
             for arn in &stop {
                 tasks::stop(&aws.ecs, &cluster, arn, &reason)
                     .await
@@ -345,40 +364,42 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
     Ok(())
 }
 
-/// Refreshes the task records: tasks listed by `startedBy` (also those an interrupted
-/// reconcile started) and known tasks not yet stopped are described.
-async fn observe(aws: &AwsClients, cluster: &str, progress: &mut Progress) -> Result<(), AwsError> {
-    let listed = tasks::list(&aws.ecs, cluster, &progress.started_by).await?;
-    let mut to_describe: Vec<String> = progress
-        .tasks
-        .iter()
-        .filter(|t| t.outcome == TaskOutcome::Running)
-        .map(|t| t.task_arn.clone())
+fn decide(task: &ECSTask, progress: &Progress) -> Plan {
+    plan::plan(&plan::Input {
+        spec: &task.spec,
+        tasks: &progress.tasks,
+        launch_failures: &progress.launch_failures,
+        start_time: progress.start_time,
+        finished: progress.finished.clone(),
+        now: Timestamp::now(),
+    })
+}
+
+/// Crash recovery before starting tasks: the tasks started with the run's `startedBy` that it
+/// does not record (an interrupted reconcile started them) are described and recorded. True
+/// when there were any.
+async fn recover(
+    aws: &AwsClients,
+    cluster: &str,
+    progress: &mut Progress,
+) -> Result<bool, AwsError> {
+    let unrecorded: Vec<String> = tasks::list(&aws.ecs, cluster, &progress.started_by, true)
+        .await?
+        .into_iter()
+        .filter(|arn| !progress.tasks.iter().any(|t| &t.task_arn == arn))
         .collect();
-    for arn in listed {
-        if !progress.tasks.iter().any(|t| t.task_arn == arn) && !to_describe.contains(&arn) {
-            to_describe.push(arn);
-        }
+    if unrecorded.is_empty() {
+        return Ok(false);
     }
-    if to_describe.is_empty() {
-        return Ok(());
+    let found = tasks::describe(&aws.ecs, cluster, &unrecorded).await?;
+    info!(
+        found = found.len(),
+        "found tasks an earlier reconcile started"
+    );
+    if progress.start_time.is_none() {
+        progress.start_time = Some(Timestamp::now());
     }
-    for record in tasks::describe(&aws.ecs, cluster, &to_describe).await? {
-        match progress
-            .tasks
-            .iter_mut()
-            .find(|t| t.task_arn == record.task_arn)
-        {
-            Some(known) => *known = record,
-            None => {
-                if progress.start_time.is_none() {
-                    progress.start_time = Some(Timestamp::now());
-                }
-                progress.tasks.push(record);
-            }
-        }
-    }
-    Ok(())
+    Ok(plan::merge(&mut progress.tasks, found) > 0)
 }
 
 async fn publish_events(
@@ -440,7 +461,8 @@ async fn cleanup(task: &ECSTask, ctx: &Context) -> Result<Action, Error> {
     };
     let aws = aws_for(task, ctx).await?;
     let started_by = task.started_by();
-    let listed = match tasks::list(&aws.ecs, &cluster, &started_by).await {
+    // Every task of the run still meant to run, recorded or not.
+    let running = match tasks::list(&aws.ecs, &cluster, &started_by, false).await {
         Ok(listed) => listed,
         // The cluster is gone, and its tasks with it.
         Err(err) if err.is_not_found() || err.code == "ClusterNotFoundException" => {
@@ -448,12 +470,7 @@ async fn cleanup(task: &ECSTask, ctx: &Context) -> Result<Action, Error> {
         }
         Err(err) => return Err(err.into()),
     };
-    let running: Vec<String> = tasks::describe(&aws.ecs, &cluster, &listed)
-        .await?
-        .into_iter()
-        .filter(|t| t.last_status != "STOPPED" && t.desired_status != "STOPPED")
-        .map(|t| t.task_arn)
-        .collect();
+    ctx.task_observations.invalidate(&observer::cache_key(task));
     for arn in &running {
         tasks::stop(&aws.ecs, &cluster, arn, "ECSTask deleted").await?;
     }

@@ -122,25 +122,19 @@ pub fn plan(input: &Input<'_>) -> Plan {
             stop: active_arns(input.tasks),
         };
     }
-    let deadline = match (spec.active_deadline_seconds, input.start_time) {
-        (Some(seconds), Some(start)) => {
-            let elapsed = input.now.duration_since(start).as_secs_f64().max(0.0);
-            let left = seconds as f64 - elapsed;
-            if left <= 0.0 {
-                return Plan::Finish {
-                    finished: Finished::Failed {
-                        reason: "DeadlineExceeded".into(),
-                        message: format!(
-                            "the run was active longer than activeDeadlineSeconds {seconds}"
-                        ),
-                    },
-                    stop: active_arns(input.tasks),
-                };
-            }
-            Some(Duration::from_secs_f64(left))
-        }
-        _ => None,
-    };
+    let deadline = deadline_left(spec, input.start_time, input.now);
+    if deadline == Some(Duration::ZERO) {
+        return Plan::Finish {
+            finished: Finished::Failed {
+                reason: "DeadlineExceeded".into(),
+                message: format!(
+                    "the run was active longer than activeDeadlineSeconds {}",
+                    spec.active_deadline_seconds.unwrap_or_default()
+                ),
+            },
+            stop: active_arns(input.tasks),
+        };
+    }
     let to_start = spec.count - counts.succeeded - counts.active;
     if to_start > 0 {
         return Plan::Run(to_start);
@@ -148,6 +142,42 @@ pub fn plan(input: &Input<'_>) -> Plan {
     Plan::Wait {
         next_check: deadline,
     }
+}
+
+/// Time left until `activeDeadlineSeconds` after the start (zero once passed); `None`
+/// without a deadline or before the first task started.
+pub fn deadline_left(
+    spec: &ECSTaskSpec,
+    start_time: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<Duration> {
+    let (seconds, start) = (spec.active_deadline_seconds?, start_time?);
+    let elapsed = now.duration_since(start).as_secs_f64().max(0.0);
+    Some(Duration::from_secs_f64((seconds as f64 - elapsed).max(0.0)))
+}
+
+/// Takes fresh records (an observation, or tasks found after a crash) into the run's: a
+/// task not yet stopped takes its fresh record, an unknown task is added. A stopped task's
+/// record is final, and so is a stop the run asked for, so that an observation made before
+/// them cannot undo them. Returns how many tasks were added.
+pub fn merge(tasks: &mut Vec<TaskRecord>, fresh: Vec<TaskRecord>) -> usize {
+    let mut added = 0;
+    for mut record in fresh {
+        match tasks.iter_mut().find(|t| t.task_arn == record.task_arn) {
+            Some(known) if known.outcome != TaskOutcome::Running => {}
+            Some(known) => {
+                if known.desired_status == "STOPPED" {
+                    record.desired_status = known.desired_status.clone();
+                }
+                *known = record;
+            }
+            None => {
+                tasks.push(record);
+                added += 1;
+            }
+        }
+    }
+    added
 }
 
 /// Sizes of the RunTask calls that start `n` tasks.
@@ -359,6 +389,39 @@ mod tests {
                 stop: vec!["a".into()]
             }
         );
+    }
+
+    #[test]
+    fn fresh_records_update_running_tasks_only() {
+        let mut stopping = task("b", TaskOutcome::Running);
+        stopping.desired_status = "STOPPED".into();
+        let mut tasks = vec![task("a", TaskOutcome::Succeeded), stopping];
+        let mut stale_a = task("a", TaskOutcome::Running);
+        stale_a.last_status = "PENDING".into();
+        let mut b = task("b", TaskOutcome::Running);
+        b.last_status = "DEPROVISIONING".into();
+        let added = merge(
+            &mut tasks,
+            vec![stale_a, b, task("c", TaskOutcome::Running)],
+        );
+        assert_eq!(added, 1);
+        assert_eq!(tasks[0].outcome, TaskOutcome::Succeeded);
+        assert_eq!(tasks[1].last_status, "DEPROVISIONING");
+        assert_eq!(tasks[1].desired_status, "STOPPED");
+        assert_eq!(tasks[2].task_arn, "c");
+    }
+
+    #[test]
+    fn deadline_counts_from_the_start() {
+        let mut s = spec(1, 0);
+        assert_eq!(deadline_left(&s, Some(t(0)), t(5)), None);
+        s.active_deadline_seconds = Some(10);
+        assert_eq!(deadline_left(&s, None, t(5)), None);
+        assert_eq!(
+            deadline_left(&s, Some(t(0)), t(4)),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(deadline_left(&s, Some(t(0)), t(12)), Some(Duration::ZERO));
     }
 
     #[test]
