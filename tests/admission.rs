@@ -652,6 +652,147 @@ fn ecs_service_rows() -> Vec<Rejected> {
     ]
 }
 
+/// An ECSTask named `name`; `spec` is the body of a YAML flow mapping.
+fn ecs_task_named(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: ecs-operator.dev/v1alpha1\nkind: ECSTask\nmetadata: {{name: {name}}}\nspec: {{{spec}}}\n"
+    )
+}
+
+/// A run of task definition `report` in cluster `jobs` with `extra` spec entries.
+fn job(extra: &str) -> String {
+    ecs_task_named(
+        "job",
+        &format!("cluster: jobs, taskDefinition: report, {extra}"),
+    )
+}
+
+/// The run the immutability row changes (created before the rows are checked).
+fn existing_job() -> String {
+    ecs_task_named(
+        "existing",
+        "cluster: jobs, taskDefinition: report, count: 1",
+    )
+}
+
+fn ecs_task_rows() -> Vec<Rejected> {
+    vec![
+        rejected("count 0", job("count: 0"), &["spec.count", "1"]),
+        rejected("negative count", job("count: -3"), &["spec.count"]),
+        rejected(
+            "count above 1000",
+            job("count: 1001"),
+            &["spec.count", "1000"],
+        ),
+        rejected(
+            "both cluster and clusterRef",
+            job("clusterRef: {name: main}"),
+            &["spec.clusterRef", "exactly one of cluster and clusterRef"],
+        ),
+        rejected(
+            "neither cluster nor clusterRef",
+            ecs_task_named("job", "taskDefinition: report"),
+            &["spec.clusterRef", "exactly one of cluster and clusterRef"],
+        ),
+        rejected(
+            "both taskDefinition and taskDefinitionRef",
+            job("taskDefinitionRef: {name: report}"),
+            &[
+                "spec.taskDefinitionRef",
+                "exactly one of taskDefinitionRef and taskDefinition",
+            ],
+        ),
+        rejected(
+            "neither taskDefinition nor taskDefinitionRef",
+            ecs_task_named("job", "cluster: jobs"),
+            &[
+                "spec.taskDefinitionRef",
+                "exactly one of taskDefinitionRef and taskDefinition",
+            ],
+        ),
+        rejected(
+            "launchType with capacityProviderStrategy",
+            job(
+                "launchType: FARGATE, capacityProviderStrategy: [{capacityProvider: FARGATE, weight: 1}]",
+            ),
+            &[
+                "spec.launchType",
+                "at most one of launchType and capacityProviderStrategy",
+            ],
+        ),
+        rejected(
+            "two capacity providers with a base",
+            job(
+                "capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1}, {capacityProvider: FARGATE_SPOT, base: 2}]",
+            ),
+            &[
+                "spec.capacityProviderStrategy",
+                "at most one capacity provider may have a base",
+            ],
+        ),
+        rejected(
+            "reserved tag key prefix ecs-operator.dev/",
+            job("tags: [{key: ecs-operator.dev/uid, value: x}]"),
+            &["spec.tags", "reserved"],
+        ),
+        rejected(
+            "reserved tag key prefix aws:",
+            job("tags: [{key: \"aws:cloudformation:stack-name\", value: x}]"),
+            &["spec.tags", "reserved"],
+        ),
+        rejected(
+            "duplicate tag keys",
+            job("tags: [{key: team, value: a}, {key: team, value: b}]"),
+            &["spec.tags", "unique"],
+        ),
+        rejected(
+            "negative backoffLimit",
+            job("backoffLimit: -1"),
+            &["spec.backoffLimit", "0"],
+        ),
+        rejected(
+            "activeDeadlineSeconds 0",
+            job("activeDeadlineSeconds: 0"),
+            &["spec.activeDeadlineSeconds"],
+        ),
+        rejected(
+            "role ARN that is not an IAM role",
+            job("roleArn: \"arn:aws:iam::123456789012:user/deployer\""),
+            &["spec.roleArn"],
+        ),
+        rejected(
+            "role ARN with a short account",
+            job("roleArn: \"arn:aws:iam::1234:role/ecs-operator\""),
+            &["spec.roleArn"],
+        ),
+        rejected(
+            "task role override that is not a role ARN",
+            job("overrides: {taskRoleArn: report-role}"),
+            &["spec.overrides.taskRoleArn"],
+        ),
+        rejected(
+            "region that is not a Region",
+            job("region: Ireland"),
+            &["spec.region"],
+        ),
+        rejected(
+            "region with an availability zone",
+            job("region: eu-west-1a"),
+            &["spec.region"],
+        ),
+        rejected(
+            "unknown launchType",
+            job("launchType: LAMBDA"),
+            &["spec.launchType", "Unsupported value"],
+        ),
+        rejected(
+            "spec change after creation",
+            existing_job().replace("count: 1", "count: 2"),
+            &["spec", "immutable"],
+        ),
+    ]
+}
+
 /// Manifests users write: every custom resource in `examples/`, plus richer valid specs that
 /// exercise the rules from the accepting side.
 fn accepted_manifests() -> Vec<(String, String)> {
@@ -743,6 +884,18 @@ fn accepted_manifests() -> Vec<(String, String)> {
             ),
         ),
         (
+            "ECSTask on capacity providers with references, retries, deadline and TTL",
+            ecs_task_named(
+                "nightly",
+                r#"clusterRef: {name: main}, taskDefinitionRef: {name: report}, count: 20, backoffLimit: 3,
+                activeDeadlineSeconds: 3600, ttlSecondsAfterFinished: 0,
+                capacityProviderStrategy: [{capacityProvider: FARGATE, base: 1, weight: 1}, {capacityProvider: FARGATE_SPOT, weight: 4}],
+                overrides: {containerOverrides: [{name: app, command: [report], environment: [{name: DAY, value: yesterday}], memory: 512}], taskRoleArn: "arn:aws:iam::123456789012:role/report"},
+                tags: [{key: team, value: analytics}], propagateTags: TASK_DEFINITION, deletionPolicy: Retain,
+                region: eu-west-1, roleArn: "arn:aws:iam::123456789012:role/ecs-operator""#,
+            ),
+        ),
+        (
             "CODE_DEPLOY service without circuit breaker",
             fargate_svc(
                 "deploymentController: CODE_DEPLOY, deploymentConfiguration: {minimumHealthyPercent: 100, maximumPercent: 200}",
@@ -766,6 +919,19 @@ async fn invalid_ecs_services_are_rejected_at_admission() {
     let ctx = TestContext::new("adm-svc").await;
     let rows = ecs_service_rows();
     assert!(rows.len() >= 15);
+    assert_no_failures(check_rejected(&ctx, &rows).await);
+}
+
+#[tokio::test]
+async fn invalid_ecs_tasks_are_rejected_at_admission() {
+    let ctx = TestContext::new("adm-task").await;
+    // The immutability row changes an ECSTask that exists (no operator runs here: it stays
+    // as created).
+    ctx.apply_yaml(&existing_job())
+        .await
+        .expect("create the ECSTask the immutability row changes");
+    let rows = ecs_task_rows();
+    assert!(rows.len() >= 12);
     assert_no_failures(check_rejected(&ctx, &rows).await);
 }
 
