@@ -392,7 +392,6 @@ async fn tasks_of_many_runs_are_described_together() {
     }
     let elapsed = started.elapsed();
     let describes = calls(&op, "DescribeTasks");
-    eprintln!(calls(&op, "ListTasks"), calls(&op, "RunTask"));
     // One round of the observer every TASK_POLL describes the tasks of every run of the
     // cluster (10 here) in one call; describing per run would take RUNS calls per round.
     // (A reconcile that finds tasks it does not record describes them once: the slack.)
