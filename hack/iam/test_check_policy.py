@@ -138,9 +138,14 @@ class ShippedPolicyShape(unittest.TestCase):
             keys = [k for op in st["Condition"].values() for k in op]
             self.assertTrue(any(k.endswith("/ecs-operator.dev/namespace") for k in keys), st)
 
-    def test_pass_role_only_to_ecs_tasks(self):
+    def test_pass_role_only_to_ecs_tasks_and_scheduler(self):
+        # Task and execution roles go to ECS tasks; an ECSScheduledTask's roleArn to
+        # EventBridge Scheduler. No other service may receive a role.
         (st,) = self.statements_for("iam:PassRole")
-        self.assertEqual(st["Condition"], {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})
+        self.assertEqual(
+            st["Condition"],
+            {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com", "scheduler.amazonaws.com"]}},
+        )
 
     def test_fits_an_inline_role_policy(self):
         # Attached inline to the operator's role (docs/install.md): IAM limits a role's inline
