@@ -877,3 +877,66 @@ async fn cloud_map_request_limit_exceeded_is_retried() {
         ErrorClass::Throttled
     );
 }
+
+/// Real Cloud Map: a CreateHttpNamespace repeated while the first create of that name is still
+/// running (a retry after a lost response, or a reconcile that ran before its own status write
+/// was seen) fails with DuplicateRequest (HTTP 409) carrying the running operation's id. The
+/// create returns that id, so the caller polls the running operation instead of failing or
+/// starting another.
+#[tokio::test]
+async fn a_create_already_running_is_tracked_by_its_operation_id() {
+    let mut duplicate = json_response(
+        409,
+        json!({
+            "__type": "DuplicateRequest",
+            "Message": "The operation is already in progress.",
+            "DuplicateOperationId": "op-running-create"
+        }),
+    );
+    duplicate
+        .headers_mut()
+        .insert("x-amzn-errortype", "DuplicateRequest");
+    let (client, http) = sd_replay("CreateHttpNamespace", vec![duplicate]);
+    let tags = BTreeMap::from([("ecs-operator.dev/uid".to_string(), UID.to_string())]);
+    let op = cloud_map::create_namespace(
+        &client,
+        &cloud_map::NamespaceRequest {
+            type_: ecs_operator::api::cloud_map_namespace::NamespaceType::HTTP,
+            name: "internal",
+            vpc: None,
+            description: None,
+            soa_ttl: None,
+            tags: &tags,
+            creator_request_id: "uid-create",
+        },
+    )
+    .await
+    .expect("the running create is returned");
+    assert_eq!(op, "op-running-create");
+    assert_eq!(sent_operations(&http), vec!["CreateHttpNamespace"]);
+
+    // Without an operation id the error stays an error (nothing to track).
+    let (client, _) = sd_replay(
+        "CreateHttpNamespace",
+        vec![sd_error(
+            409,
+            "DuplicateRequest",
+            "The operation is already in progress.",
+        )],
+    );
+    let err = cloud_map::create_namespace(
+        &client,
+        &cloud_map::NamespaceRequest {
+            type_: ecs_operator::api::cloud_map_namespace::NamespaceType::HTTP,
+            name: "internal",
+            vpc: None,
+            description: None,
+            soa_ttl: None,
+            tags: &tags,
+            creator_request_id: "uid-create",
+        },
+    )
+    .await
+    .expect_err("no operation to track");
+    assert_eq!(err.code, "DuplicateRequest");
+}

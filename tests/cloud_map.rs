@@ -688,3 +688,111 @@ spec:
     assert_eq!(operator.calls.count("CreateService"), creates);
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_namespace_lives_in_its_region_and_waits_for_the_clusters_using_it() {
+    let ctx = TestContext::new("cm-region").await;
+    let operator = ctx.start_operator().await;
+    let aws_name = ctx.aws_name("west");
+    ctx.apply_yaml(&namespace_manifest(
+        "west",
+        &aws_name,
+        "HTTP",
+        "  region: us-west-2",
+    ))
+    .await
+    .expect("namespace");
+    let ns = namespace_ready(&ctx, "west").await;
+    let status = ns.status.clone().expect("status");
+    let arn = status.arn.clone().expect("arn");
+    assert!(arn.contains(":us-west-2:"), "{arn}");
+    let id = status.namespace_id.clone().expect("id");
+    // It is in us-west-2.
+    let west = aws_sdk_servicediscovery::Client::from_conf(
+        cloud_map(&ctx)
+            .await
+            .config()
+            .to_builder()
+            .region(aws_sdk_servicediscovery::config::Region::new("us-west-2"))
+            .build(),
+    );
+    let west_exists = |id: String| {
+        let west = west.clone();
+        async move { west.get_namespace().id(id).send().await.is_ok() }
+    };
+    assert!(west_exists(id.clone()).await);
+
+    // A cluster in the default Region cannot use it: it says why.
+    let cluster_name = ctx.aws_name("c");
+    let cluster = |extra: &str| {
+        format!(
+            r#"
+apiVersion: ecs-operator.dev/v1alpha1
+kind: ECSCluster
+metadata:
+  name: users
+spec:
+  clusterName: {cluster_name}
+  serviceConnectDefaults:
+    namespaceRef:
+      name: west
+{extra}
+"#
+        )
+    };
+    ctx.apply_yaml(&cluster("")).await.expect("cluster");
+    let clusters = ctx.api::<ecs_operator::api::ECSCluster>();
+    wait_for(
+        "cluster refuses a namespace of another Region",
+        WAIT,
+        || async {
+            let status = get_opt(&clusters, "users").await?.status?;
+            let (_, _, message) = condition(&status.conditions, "Ready")?;
+            message.contains("another Region").then_some(())
+        },
+    )
+    .await;
+    // In us-west-2 it becomes Ready with the namespace as its default.
+    ctx.apply_yaml(&cluster("  region: us-west-2"))
+        .await
+        .expect_err("region is immutable");
+    clusters
+        .delete("users", &DeleteParams::default())
+        .await
+        .expect("delete cluster");
+    wait_for("cluster gone", WAIT, || async {
+        get_opt(&clusters, "users").await.is_none().then_some(())
+    })
+    .await;
+    ctx.apply_yaml(&cluster("  region: us-west-2"))
+        .await
+        .expect("cluster in us-west-2");
+    wait_for("cluster Ready", WAIT, || async {
+        let status = get_opt(&clusters, "users").await?.status?;
+        let (ready, _, _) = condition(&status.conditions, "Ready")?;
+        (ready == "True").then_some(())
+    })
+    .await;
+
+    // Deleting the namespace waits while the cluster uses it, and says which.
+    let api = ctx.api::<CloudMapNamespace>();
+    api.delete("west", &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    wait_for("deletion waits for the cluster", WAIT, || async {
+        let status = get_opt(&api, "west").await?.status?;
+        let (_, _, message) = condition(&status.conditions, "Ready")?;
+        message.contains("users").then_some(())
+    })
+    .await;
+    assert!(west_exists(id.clone()).await, "namespace kept while used");
+    clusters
+        .delete("users", &DeleteParams::default())
+        .await
+        .expect("delete cluster");
+    wait_for("namespace deleted after the cluster", WAIT, || async {
+        (get_opt(&api, "west").await.is_none() && !west_exists(id.clone()).await).then_some(())
+    })
+    .await;
+    operator.stop().await;
+}

@@ -59,6 +59,9 @@ use super::common::{Condition, DeletionPolicy, Tag};
     validation = Rule::new("self.name == oldSelf.name")
         .message("name cannot be changed; create a new CloudMapNamespace")
         .field_path(".name"),
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+        .message("region cannot change after creation: create a new object in the other Region")
+        .field_path(".region"),
 )]
 pub struct CloudMapNamespaceSpec {
     /// Namespace name: a domain name such as `internal.example.com` for DNS namespaces, any
@@ -104,6 +107,18 @@ pub struct CloudMapNamespaceSpec {
     /// Take over an existing namespace of the same name and type not created by this object.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt_existing: bool,
+
+    /// AWS Region of the namespace, e.g. `eu-west-1`. Defaults to the operator's Region.
+    /// Services and clusters that reference the namespace must be in the same Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    pub region: Option<String>,
+
+    /// IAM role (ARN) the operator assumes to manage the namespace, for another account.
+    /// Wins over the namespace's `ecs-operator.dev/aws-role-arn` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub role_arn: Option<String>,
 }
 
 /// Cloud Map namespace type.

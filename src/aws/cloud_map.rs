@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_servicediscovery::Client;
+use aws_sdk_servicediscovery::operation as sd_ops;
 use aws_sdk_servicediscovery::types as sd;
 
 use super::error::{AwsError, ErrorClass, aws_err};
@@ -60,7 +61,6 @@ fn sd_tags(tags: &BTreeMap<String, String>) -> Result<Vec<sd::Tag>, AwsError> {
         .collect()
 }
 
-/// Starts creating a namespace; returns the operation id.
 /// What CreateXNamespace needs.
 #[derive(Clone, Debug)]
 pub struct NamespaceRequest<'a> {
@@ -74,6 +74,10 @@ pub struct NamespaceRequest<'a> {
     pub creator_request_id: &'a str,
 }
 
+/// Starts creating a namespace; returns the operation id. When a create of this namespace is
+/// already running (a retry, or a reconcile that ran before its status write was seen),
+/// Cloud Map answers DuplicateRequest with that operation's id, which is returned instead:
+/// the caller tracks the running create as its own.
 pub async fn create_namespace(
     client: &Client,
     req: &NamespaceRequest<'_>,
@@ -90,7 +94,7 @@ pub async fn create_namespace(
     let tags = sd_tags(tags)?;
     let soa = |ttl: i64| sd::Soa::builder().ttl(ttl).build();
     let operation_id = match type_ {
-        NamespaceType::HTTP => client
+        NamespaceType::HTTP => match client
             .create_http_namespace()
             .name(name)
             .set_description(description.map(str::to_string))
@@ -98,9 +102,19 @@ pub async fn create_namespace(
             .creator_request_id(creator_request_id)
             .send()
             .await
-            .map_err(aws_err("CreateHttpNamespace"))?
-            .operation_id()
-            .map(str::to_string),
+        {
+            Ok(output) => output.operation_id().map(str::to_string),
+            Err(err) => match err.as_service_error() {
+                Some(
+                    sd_ops::create_http_namespace::CreateHttpNamespaceError::DuplicateRequest(
+                        running,
+                    ),
+                ) if running.duplicate_operation_id().is_some() => {
+                    running.duplicate_operation_id().map(str::to_string)
+                }
+                _ => return Err(aws_err("CreateHttpNamespace")(err)),
+            },
+        },
         NamespaceType::DNS_PRIVATE => {
             let properties = soa_ttl
                 .map(|ttl| -> Result<_, AwsError> {
@@ -111,7 +125,7 @@ pub async fn create_namespace(
                         .build())
                 })
                 .transpose()?;
-            client
+            match client
                 .create_private_dns_namespace()
                 .name(name)
                 .set_vpc(vpc.map(str::to_string))
@@ -121,9 +135,17 @@ pub async fn create_namespace(
                 .creator_request_id(creator_request_id)
                 .send()
                 .await
-                .map_err(aws_err("CreatePrivateDnsNamespace"))?
-                .operation_id()
-                .map(str::to_string)
+            {
+                Ok(output) => output.operation_id().map(str::to_string),
+                Err(err) => match err.as_service_error() {
+                    Some(sd_ops::create_private_dns_namespace::CreatePrivateDnsNamespaceError::DuplicateRequest(running))
+                        if running.duplicate_operation_id().is_some() =>
+                    {
+                        running.duplicate_operation_id().map(str::to_string)
+                    }
+                    _ => return Err(aws_err("CreatePrivateDnsNamespace")(err)),
+                },
+            }
         }
         NamespaceType::DNS_PUBLIC => {
             let properties = soa_ttl
@@ -135,7 +157,7 @@ pub async fn create_namespace(
                         .build())
                 })
                 .transpose()?;
-            client
+            match client
                 .create_public_dns_namespace()
                 .name(name)
                 .set_description(description.map(str::to_string))
@@ -144,9 +166,17 @@ pub async fn create_namespace(
                 .creator_request_id(creator_request_id)
                 .send()
                 .await
-                .map_err(aws_err("CreatePublicDnsNamespace"))?
-                .operation_id()
-                .map(str::to_string)
+            {
+                Ok(output) => output.operation_id().map(str::to_string),
+                Err(err) => match err.as_service_error() {
+                    Some(sd_ops::create_public_dns_namespace::CreatePublicDnsNamespaceError::DuplicateRequest(running))
+                        if running.duplicate_operation_id().is_some() =>
+                    {
+                        running.duplicate_operation_id().map(str::to_string)
+                    }
+                    _ => return Err(aws_err("CreatePublicDnsNamespace")(err)),
+                },
+            }
         }
     };
     operation_id.ok_or_else(|| missing("CreateNamespace", "OperationId"))

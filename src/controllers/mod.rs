@@ -19,8 +19,9 @@ use serde::de::DeserializeOwned;
 
 use kube::runtime::reflector::ObjectRef;
 
+use crate::api::cloud_map_namespace::NamespaceType;
 use crate::api::common::{FIELD_MANAGER, find_condition};
-use crate::api::{ECSCluster, TaskDefinition};
+use crate::api::{CloudMapNamespace, ECSCluster, TaskDefinition};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
 
@@ -172,5 +173,52 @@ pub fn ready_task_definition_arn(
     ) {
         (Some(arn), true) => Ok(arn),
         _ => Err(format!("waiting for TaskDefinition {name} to be Ready")),
+    }
+}
+
+/// A CloudMapNamespace object that is Ready, as referencing objects need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyNamespace {
+    pub id: String,
+    pub arn: String,
+    pub name: String,
+    pub type_: NamespaceType,
+}
+
+/// CloudMapNamespace `name` in `namespace` once it is Ready for its current spec, for an
+/// object in `region` acting as `role_arn` (a namespace in another Region or account cannot
+/// serve it). `Err(message)` while it is not.
+pub fn ready_cloud_map_namespace(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    region: Option<&str>,
+    role_arn: Option<&str>,
+) -> Result<ReadyNamespace, String> {
+    let key = ObjectRef::<CloudMapNamespace>::new(name).within(namespace);
+    let Some(ns) = ctx.cloud_map_namespaces.get(&key) else {
+        return Err(format!(
+            "waiting for CloudMapNamespace {name} (not found in namespace {namespace})"
+        ));
+    };
+    if ns.spec.region.as_deref() != region || ns.spec.role_arn.as_deref() != role_arn {
+        return Err(format!(
+            "CloudMapNamespace {name} is in another Region or account: its region and roleArn must be those of the objects that use it"
+        ));
+    }
+    let status = ns.status.clone().unwrap_or_default();
+    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
+    match (
+        status.namespace_id,
+        status.arn,
+        ready && status.observed_generation == ns.metadata.generation,
+    ) {
+        (Some(id), Some(arn), true) => Ok(ReadyNamespace {
+            id,
+            arn,
+            name: ns.spec.name.clone(),
+            type_: ns.spec.type_,
+        }),
+        _ => Err(format!("waiting for CloudMapNamespace {name} to be Ready")),
     }
 }

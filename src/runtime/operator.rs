@@ -452,6 +452,17 @@ async fn run_controllers(
             .as_ref()
             .map(|r| ObjectRef::new(&r.name).within(&namespace))
     })
+    // So may a cluster dropping it as its Service Connect default.
+    .watches_shared_stream(caches.clusters.subscribe(), |cluster: Arc<ECSCluster>| {
+        let namespace = cluster.metadata.namespace.clone()?;
+        cluster
+            .spec
+            .service_connect_defaults
+            .as_ref()?
+            .namespace_ref
+            .as_ref()
+            .map(|r| ObjectRef::new(&r.name).within(&namespace))
+    })
     .reconcile_all_on(everything_now());
 
     let (cluster_observed_tx, cluster_observed_rx) = futures::channel::mpsc::unbounded();

@@ -22,6 +22,7 @@ use crate::api::cloud_map_namespace::{CloudMapNamespace, PendingOperation};
 use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
 };
+use crate::aws::AwsClients;
 use crate::aws::cloud_map::{self as cm, OperationState};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
@@ -191,10 +192,10 @@ async fn publish_events(ns: &CloudMapNamespace, ctx: &Context, outcome: &Outcome
 /// Resolves an operation in flight. `Ok(None)`: finished (successfully); otherwise the step
 /// to report.
 async fn poll(
-    ctx: &Context,
+    client: &aws_sdk_servicediscovery::Client,
     op: &PendingOperation,
 ) -> Result<Result<Option<String>, Step>, AwsError> {
-    match cm::operation(&ctx.aws.servicediscovery, &op.id).await? {
+    match cm::operation(client, &op.id).await? {
         OperationState::Running => Ok(Err(Step {
             outcome: Outcome::InProgress(op.clone()),
             pending: Some(op.clone()),
@@ -207,15 +208,26 @@ async fn poll(
     }
 }
 
+/// The clients for the namespace's Region and IAM role.
+async fn aws_for(ns: &CloudMapNamespace, ctx: &Context) -> Result<AwsClients, AwsError> {
+    ctx.aws_for(
+        &ns.namespace().unwrap_or_default(),
+        ns.spec.region.as_deref(),
+        ns.spec.role_arn.as_deref(),
+    )
+    .await
+}
+
 async fn sync(ns: &CloudMapNamespace, ctx: &Context) -> Result<Step, AwsError> {
-    let client = &ctx.aws.servicediscovery;
+    let aws = aws_for(ns, ctx).await?;
+    let client = &aws.servicediscovery;
     let status = ns.status.clone().unwrap_or_default();
     let uid = ns.uid().unwrap_or_default();
     let mut namespace_id = status.namespace_id.clone();
     let mut applied_hash = None;
 
     if let Some(op) = &status.pending_operation {
-        match poll(ctx, op).await? {
+        match poll(client, op).await? {
             Err(step) => return Ok(step),
             Ok(target) => {
                 info!(operation = %op.id, kind = %op.kind, "Cloud Map operation succeeded");
@@ -278,21 +290,7 @@ async fn sync(ns: &CloudMapNamespace, ctx: &Context) -> Result<Step, AwsError> {
                 },
             )
             .await;
-            let op_id = match created {
-                Ok(op_id) => op_id,
-                // A create for this name is already in flight (a reconcile that ran before
-                // its status write was seen): wait for it; the namespace is then found by
-                // name and recognised by its tags.
-                Err(err) if err.code == "DuplicateRequest" => {
-                    let op = PendingOperation {
-                        id: "unknown (a create for this name is in flight)".into(),
-                        kind: "Create".into(),
-                        settings_hash: None,
-                    };
-                    return Ok(Outcome::InProgress(op).into());
-                }
-                Err(err) => return Err(err),
-            };
+            let op_id = created?;
             info!(operation = %op_id, "creating Cloud Map namespace");
             let op = PendingOperation {
                 id: op_id,
@@ -397,13 +395,14 @@ async fn cleanup(
         .await;
         return Ok(Action::await_change());
     }
-    let client = &ctx.aws.servicediscovery;
+    let aws = aws_for(ns, ctx).await?;
+    let client = &aws.servicediscovery;
     let status = ns.status.clone().unwrap_or_default();
     let mut pending = status.pending_operation.clone();
     let mut namespace_id = status.namespace_id.clone();
 
     if let Some(op) = &status.pending_operation {
-        match poll(ctx, op).await? {
+        match poll(client, op).await? {
             Err(step) if matches!(step.outcome, Outcome::InProgress(_)) => {
                 return wait(
                     api,
@@ -449,6 +448,20 @@ async fn cleanup(
     if ownership_of(&observed.tags, &ns.uid().unwrap_or_default()) != Ownership::Ours {
         return Ok(Action::await_change());
     }
+    let clusters = clusters_using(ns, ctx);
+    if !clusters.is_empty() {
+        return wait(
+            api,
+            ns,
+            policy,
+            pending,
+            format!(
+                "deletion waits: ECSClusters use the namespace as their Service Connect default: {}",
+                clusters.join(", ")
+            ),
+        )
+        .await;
+    }
     let services = cm::services_in_namespace(client, &observed.id).await?;
     if !services.is_empty() {
         let names: Vec<String> = services
@@ -485,6 +498,29 @@ async fn cleanup(
             .await
         }
     }
+}
+
+/// ECSClusters of the object's namespace whose Service Connect defaults reference it (ECS
+/// would keep pointing at a deleted namespace; Cloud Map does not refuse the deletion).
+fn clusters_using(ns: &CloudMapNamespace, ctx: &Context) -> Vec<String> {
+    let namespace = ns.namespace().unwrap_or_default();
+    let name = ns.name_any();
+    let mut users: Vec<String> = ctx
+        .clusters
+        .state()
+        .iter()
+        .filter(|c| c.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|c| {
+            c.spec
+                .service_connect_defaults
+                .as_ref()
+                .and_then(|d| d.namespace_ref.as_ref())
+                .is_some_and(|r| r.name == name)
+        })
+        .map(|c| c.name_any())
+        .collect();
+    users.sort();
+    users
 }
 
 /// Records why deletion waits (and the operation to poll) and asks to be called again.

@@ -25,7 +25,7 @@ use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
 };
 use crate::api::ecs_cluster::ECSClusterStatus;
-use crate::api::{CapacityProvider, CloudMapNamespace, ECSCluster, ECSService};
+use crate::api::{CapacityProvider, ECSCluster, ECSService};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{
     self as ecs_cl, ClusterDeletion, CreateClusterRequest, ObservedCluster, cluster_name_of,
@@ -33,6 +33,7 @@ use crate::aws::ecs_cluster::{
 use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::controllers::observer::Location;
+use crate::controllers::ready_cloud_map_namespace;
 use crate::runtime::Context;
 
 /// How often a cluster that ECS is still provisioning is looked at.
@@ -106,25 +107,15 @@ pub fn wanted_namespace(cluster: &ECSCluster, ctx: &Context) -> WantedNamespace 
         (None, Some(reference)) => reference,
         (None, None) => return WantedNamespace::None,
     };
-    let namespace = cluster.namespace().unwrap_or_default();
-    let key = ObjectRef::<CloudMapNamespace>::new(&reference.name).within(&namespace);
-    let Some(ns) = ctx.cloud_map_namespaces.get(&key) else {
-        return WantedNamespace::Unresolved(format!(
-            "waiting for CloudMapNamespace {} (not found in namespace {namespace})",
-            reference.name
-        ));
-    };
-    let status = ns.status.clone().unwrap_or_default();
-    let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
-    match (
-        status.arn,
-        ready && status.observed_generation == ns.metadata.generation,
+    match ready_cloud_map_namespace(
+        ctx,
+        &cluster.namespace().unwrap_or_default(),
+        &reference.name,
+        cluster.spec.region.as_deref(),
+        cluster.spec.role_arn.as_deref(),
     ) {
-        (Some(arn), true) => WantedNamespace::Literal(arn),
-        _ => WantedNamespace::Unresolved(format!(
-            "waiting for CloudMapNamespace {} to be Ready",
-            reference.name
-        )),
+        Ok(ns) => WantedNamespace::Literal(ns.arn),
+        Err(message) => WantedNamespace::Unresolved(message),
     }
 }
 

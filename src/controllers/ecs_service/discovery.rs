@@ -10,16 +10,16 @@
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 use sha2::{Digest, Sha256};
 
 use crate::api::ECSService;
-use crate::api::cloud_map_namespace::{CloudMapNamespace, NamespaceType};
-use crate::api::common::{Ownership, find_condition, ownership_of, ownership_tags};
+use crate::api::cloud_map_namespace::NamespaceType;
+use crate::api::common::{Ownership, ownership_of, ownership_tags};
 use crate::api::ecs_service::{DiscoveryStatus, ServiceDiscovery};
 use crate::aws::AwsClients;
 use crate::aws::cloud_map as cm;
 use crate::aws::error::{AwsError, ErrorClass};
+use crate::controllers::ready_cloud_map_namespace;
 use crate::runtime::Context;
 
 /// The namespace a service registers in.
@@ -82,28 +82,19 @@ async fn resolve_namespace(
     aws: &AwsClients,
 ) -> Result<Result<ResolvedNamespace, String>, AwsError> {
     if let Some(reference) = &discovery.namespace_ref {
-        let namespace = svc.namespace().unwrap_or_default();
-        let key = ObjectRef::<CloudMapNamespace>::new(&reference.name).within(&namespace);
-        let Some(ns) = ctx.cloud_map_namespaces.get(&key) else {
-            return Ok(Err(format!(
-                "waiting for CloudMapNamespace {} (not found in namespace {namespace})",
-                reference.name
-            )));
-        };
-        let status = ns.status.clone().unwrap_or_default();
-        let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
-        return Ok(match (&status.namespace_id, &status.arn, ready) {
-            (Some(id), Some(arn), true) => Ok(ResolvedNamespace {
-                id: id.clone(),
-                name: ns.spec.name.clone(),
-                arn: arn.clone(),
-                type_: ns.spec.type_,
-            }),
-            _ => Err(format!(
-                "waiting for CloudMapNamespace {} to be Ready",
-                reference.name
-            )),
-        });
+        return Ok(ready_cloud_map_namespace(
+            ctx,
+            &svc.namespace().unwrap_or_default(),
+            &reference.name,
+            svc.spec.region.as_deref(),
+            svc.spec.role_arn.as_deref(),
+        )
+        .map(|ns| ResolvedNamespace {
+            id: ns.id,
+            name: ns.name,
+            arn: ns.arn,
+            type_: ns.type_,
+        }));
     }
     let Some(id) = &discovery.namespace_id else {
         return Ok(Err("spec.serviceDiscovery names no namespace".into()));
@@ -390,18 +381,15 @@ pub fn resolve_service_connect(
     else {
         return Ok(spec);
     };
-    let namespace = svc.namespace().unwrap_or_default();
-    let key = ObjectRef::<CloudMapNamespace>::new(&reference).within(&namespace);
-    let arn = ctx.cloud_map_namespaces.get(&key).and_then(|ns| {
-        let status = ns.status.clone()?;
-        let ready = find_condition(&status.conditions, "Ready").is_some_and(|c| c.status == "True");
-        ready.then_some(status.arn).flatten()
-    });
-    let Some(arn) = arn else {
-        return Err(format!(
-            "waiting for CloudMapNamespace {reference} (Service Connect) to be Ready in namespace {namespace}"
-        ));
-    };
+    let arn = ready_cloud_map_namespace(
+        ctx,
+        &svc.namespace().unwrap_or_default(),
+        &reference,
+        svc.spec.region.as_deref(),
+        svc.spec.role_arn.as_deref(),
+    )
+    .map_err(|message| format!("Service Connect: {message}"))?
+    .arn;
     if let Some(object) = connect.as_object_mut() {
         object.remove("namespaceRef");
         object.insert("namespace".into(), serde_json::Value::String(arn));
