@@ -163,6 +163,9 @@ Standalone tasks (RunTask, StopTask)
     * Tasks on container instances (EC2) give their resources back when
       they stop, as moto's StopTask does.  Tasks started with StartTask are
       left to plain moto.
+    * awsvpc tasks: ``securityGroups`` is optional, as in ECS (moto fails
+      without it), and a VPC without DNS hostnames gives ENIs no DNS name
+      instead of failing RunTask with an HTTP 500.
 
 Service discovery (ECS ``serviceRegistries`` -> Cloud Map instances)
     moto keeps the ``serviceRegistries`` of CreateService/UpdateService
@@ -1245,12 +1248,23 @@ class TaskSim:
 
 
 def install_task_hooks(sim: TaskSim) -> None:
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
     from moto.ecs.models import EC2ContainerServiceBackend as Backend
+
+    # moto sets an ENI's private DNS name only in VPCs with DNS hostnames, but RunTask of an
+    # awsvpc task reads it for every ENI (AttributeError: an HTTP 500).  Real ECS reports
+    # the attachment without a DNS name then.  See run_task for securityGroups.
+    if not hasattr(NetworkInterface, "private_dns_name"):
+        NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
 
     orig_run: Callable[..., Any] = Backend.run_task
     orig_stop: Callable[..., Any] = Backend.stop_task
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Real ECS makes securityGroups optional (the VPC's default group); moto needs it.
+        net = args[7] if len(args) > 7 else kwargs.get("networking_configuration")
+        if isinstance(net, dict) and isinstance(net.get("awsvpcConfiguration"), dict):
+            net["awsvpcConfiguration"].setdefault("securityGroups", [])
         with LOCK:
             tasks = orig_run(self, *args, **kwargs)
             for task in tasks:

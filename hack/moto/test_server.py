@@ -958,3 +958,24 @@ def test_discover_instances_host_prefix(endpoint: str, sd: Any) -> None:
         sd.discover_instances(NamespaceName="none", ServiceName="none")
     assert error_of(err)[0] == "NamespaceNotFound"
     assert seen == [endpoint + "/"]
+
+
+def test_awsvpc_task_runs_in_a_vpc_without_dns_hostnames(endpoint: str, ecs: Any, cluster: str) -> None:
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    family = f"vpcjob-{uuid.uuid4().hex[:8]}"
+    td = ecs.register_task_definition(
+        family=family, networkMode="awsvpc", containerDefinitions=CONTAINERS
+    )["taskDefinition"]["taskDefinitionArn"]
+    task = run_one(
+        ecs,
+        cluster,
+        td,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}},
+    )
+    wait_for(
+        "the awsvpc task to stop on its own",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "STOPPED",
+    )
