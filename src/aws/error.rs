@@ -100,11 +100,25 @@ where
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let code = inner.code().unwrap_or_default().to_string();
-            let message = inner.message().unwrap_or_default().to_string();
             let status = service.raw().http_status();
+            let class = classify_code(&code, status);
+            // An answer without an error code (a proxy's or load balancer's page) still gets
+            // a reason a condition can carry, and says what came back.
+            let (code, message) = if code.is_empty() {
+                (
+                    "UnrecognizedResponse".to_string(),
+                    format!(
+                        "HTTP {} without an AWS error code: {}",
+                        status.map_or_else(|| "?".to_string(), |s| s.to_string()),
+                        aws_smithy_types::error::display::DisplayErrorContext(&err)
+                    ),
+                )
+            } else {
+                (code, inner.message().unwrap_or_default().to_string())
+            };
             AwsError {
                 operation,
-                class: classify_code(&code, status),
+                class,
                 code,
                 message,
             }

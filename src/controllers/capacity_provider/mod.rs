@@ -38,7 +38,7 @@ const PROGRESS_POLL: Duration = Duration::from_secs(5);
 /// How long an observation from the batched observer stays usable.
 const OBSERVATION_MAX_AGE: Duration = Duration::from_secs(30);
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<CapacityProvider>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<CapacityProvider> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -30,7 +30,7 @@ use crate::runtime::Context;
 const KIND: &str = "CloudMapNamespace";
 const OPERATION_POLL: Duration = Duration::from_secs(2);
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<CloudMapNamespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<CloudMapNamespace> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -38,7 +38,7 @@ use crate::runtime::Context;
 /// (one GetSchedule per object; Scheduler has no batched read).
 const DRIFT_CHECK_INTERVALS: u32 = 5;
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<ECSScheduledTask>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<ECSScheduledTask> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -37,7 +37,7 @@ use crate::runtime::Context;
 
 const KIND: &str = "ECSTask";
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<ECSTask>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<ECSTask> = Api::namespaced(ctx.client.clone(), &namespace);

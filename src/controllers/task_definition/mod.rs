@@ -31,7 +31,7 @@ const KIND: &str = "TaskDefinition";
 /// How often deletion re-checks whether the services using this task definition are gone.
 const DELETION_RECHECK: Duration = Duration::from_secs(5);
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &namespace);
