@@ -223,6 +223,63 @@ async fn new_task_definition_revision_rolls_the_service_at_once() {
         1,
         "one update for one new revision"
     );
+    assert!(
+        events_with_reason(&ctx, "DriftRepaired").await.is_empty(),
+        "a new revision is the operator's own change, not drift"
+    );
+    assert!(!events_with_reason(&ctx, "Updated").await.is_empty());
+    operator.stop().await;
+}
+
+/// Rollouts are followed by the batched observer (10 services per DescribeServices), not by
+/// each service describing itself every poll.
+#[tokio::test]
+async fn simultaneous_rollouts_are_observed_in_batches() {
+    const SERVICES: u64 = 8;
+    let Setup { ctx, cluster, net } = setup("svc-roll-batch").await;
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(3600),
+            ..Config::default()
+        })
+        .await;
+    for i in 0..SERVICES {
+        ctx.apply_yaml(&service(&format!("web{i}"), &cluster, &net, ""))
+            .await
+            .expect("apply");
+    }
+    for i in 0..SERVICES {
+        ready(&ctx, &format!("web{i}")).await;
+    }
+    let before = operator.calls.count("DescribeServices");
+
+    let family = ctx.aws_name("app");
+    ctx.apply_yaml(&task_definition("app", &family, "nginx:1.28"))
+        .await
+        .expect("new image");
+    for i in 0..SERVICES {
+        let name = format!("web{i}");
+        wait_for(&format!("{name} rolled and Ready"), WAIT, || async {
+            let svc = get_opt(&ctx.api::<ECSService>(), &name).await?;
+            let status = svc.status?;
+            let (ready, _, _) = condition(&status.conditions, "Ready")?;
+            (ready == "True"
+                && status
+                    .task_definition_arn
+                    .as_deref()?
+                    .ends_with(&format!("{family}:2")))
+            .then_some(())
+        })
+        .await;
+    }
+    let during = operator.calls.count("DescribeServices") - before;
+    assert_eq!(operator.calls.count("UpdateService"), SERVICES);
+    // One describe per service when its reconcile updates it, then batches: a service that
+    // polled its own rollout would add at least one more each.
+    assert!(
+        during < 2 * SERVICES,
+        "{during} DescribeServices for {SERVICES} rollouts"
+    );
     operator.stop().await;
 }
 

@@ -16,9 +16,10 @@ use crate::api::common::DeletionPolicy;
 use crate::api::ecs_cluster::ECSCluster;
 use crate::api::{CloudMapNamespace, ECSService, TaskDefinition};
 use crate::aws::ecs_cluster::{ObservedCapacityProvider, ObservedCluster};
+use crate::aws::ecs_service::ObservedService;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::aws::{AwsClients, ClientPool};
-use crate::controllers::ecs_service::observer::ObservationCache;
+use crate::controllers::ecs_service::observer::Rollouts;
 use crate::controllers::ecs_task::observer::TaskObservation;
 use crate::controllers::observer::ObservationCache as AwsObservations;
 
@@ -63,7 +64,9 @@ pub struct Context {
     pub capacity_providers: Store<CapacityProvider>,
     pub cloud_map_namespaces: Store<CloudMapNamespace>,
     /// ECS services observed by the batched observer, waiting for their reconcile.
-    pub observations: ObservationCache,
+    pub observations: AwsObservations<ObservedService>,
+    /// Services whose rollout the ECSService observer follows closely.
+    pub rollouts: Rollouts,
     /// ECS clusters and capacity providers observed by their batched observers.
     pub cluster_observations: AwsObservations<ObservedCluster>,
     pub capacity_provider_observations: AwsObservations<ObservedCapacityProvider>,
@@ -106,7 +109,8 @@ impl Context {
             clusters,
             capacity_providers,
             cloud_map_namespaces,
-            observations: ObservationCache::default(),
+            observations: AwsObservations::default(),
+            rollouts: Rollouts::default(),
             cluster_observations: AwsObservations::default(),
             capacity_provider_observations: AwsObservations::default(),
             task_observations: AwsObservations::default(),

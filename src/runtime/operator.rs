@@ -383,7 +383,7 @@ async fn run_controllers(
 
     let (td_observed_tx, td_observed_rx) = futures::channel::mpsc::unbounded();
     let td_controller = Controller::for_shared_stream(
-        caches.task_definitions.subscribe(),
+        caches.task_definitions.subscribe_changes(),
         caches.task_definitions.store(),
     )
     .with_config(config.clone())
@@ -402,7 +402,7 @@ async fn run_controllers(
     let referrers = caches.services.store();
     // A new revision of a TaskDefinition rolls the services that reference it at once.
     let svc_controller =
-        Controller::for_shared_stream(caches.services.subscribe(), caches.services.store())
+        Controller::for_shared_stream(caches.services.subscribe_changes(), caches.services.store())
             .with_config(config.clone())
             .watches_shared_stream(
                 caches.task_definitions.subscribe(),
@@ -438,7 +438,7 @@ async fn run_controllers(
         );
 
     let namespace_controller = Controller::for_shared_stream(
-        caches.cloud_map_namespaces.subscribe(),
+        caches.cloud_map_namespaces.subscribe_changes(),
         caches.cloud_map_namespaces.store(),
     )
     .with_config(config.clone())
@@ -467,7 +467,7 @@ async fn run_controllers(
 
     let (cluster_observed_tx, cluster_observed_rx) = futures::channel::mpsc::unbounded();
     let cluster_controller =
-        Controller::for_shared_stream(caches.clusters.subscribe(), caches.clusters.store())
+        Controller::for_shared_stream(caches.clusters.subscribe_changes(), caches.clusters.store())
             .with_config(config.clone())
             // A service going away may unblock the deletion of its cluster; a service's
             // strategy may block dissociating a provider.
@@ -493,7 +493,7 @@ async fn run_controllers(
 
     let (provider_observed_tx, provider_observed_rx) = futures::channel::mpsc::unbounded();
     let provider_controller = Controller::for_shared_stream(
-        caches.capacity_providers.subscribe(),
+        caches.capacity_providers.subscribe_changes(),
         caches.capacity_providers.store(),
     )
     .with_config(config.clone())
@@ -514,7 +514,7 @@ async fn run_controllers(
     // the task observer wakes the runs whose tasks changed.
     let (task_observed_tx, task_observed_rx) = futures::channel::mpsc::unbounded();
     let task_controller =
-        Controller::for_shared_stream(caches.tasks.subscribe(), caches.tasks.store())
+        Controller::for_shared_stream(caches.tasks.subscribe_changes(), caches.tasks.store())
             .with_config(config.clone())
             .watches_shared_stream(
                 caches.clusters.subscribe(),
@@ -532,7 +532,7 @@ async fn run_controllers(
     // A new revision of a referenced TaskDefinition updates the schedule's target at once; a
     // referenced ECSCluster becoming Ready creates the schedules waiting for it.
     let scheduled_controller = Controller::for_shared_stream(
-        caches.scheduled_tasks.subscribe(),
+        caches.scheduled_tasks.subscribe_changes(),
         caches.scheduled_tasks.store(),
     )
     .with_config(config.clone())
@@ -646,6 +646,8 @@ async fn run_controllers(
         task_observed_tx,
         stopped.clone(),
     );
+    let rollout_observer =
+        ecs_service::observer::run_rollouts(Arc::clone(&ctx), observed_tx.clone(), stopped.clone());
     let observer = ecs_service::observer::run(Arc::clone(&ctx), observed_tx, stopped);
     tokio::join!(
         td_run,
@@ -657,6 +659,7 @@ async fn run_controllers(
         task_run,
         scheduled_run,
         observer,
+        rollout_observer,
         cluster_observer,
         provider_observer,
         task_observer

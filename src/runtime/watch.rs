@@ -13,7 +13,7 @@
 //! [`DeserializeGuard`] instead: reported (log and Event), kept out of the store, and the
 //! others carry on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -88,6 +88,43 @@ impl<K: Watchable> Watched<K> {
     /// unsubscribes.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         self.subscribers.subscribe()
+    }
+
+    /// Like [`Watched::subscribe`], but only objects that are new or whose spec
+    /// (`generation`), annotations, finalizers or deletion changed: what a kind's own
+    /// reconcile acts on (an annotation change is the usual way to ask for a reconcile).
+    /// Changes of status alone are left out; they are the reconcile's own writes, and
+    /// waking it for them would only make it read AWS again.
+    pub fn subscribe_changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        let mut seen: HashMap<ObjectRef<K>, ChangeKey> = HashMap::new();
+        self.subscribe().filter(move |obj| {
+            let key = ChangeKey::of(obj.as_ref());
+            let changed = seen.insert(ObjectRef::from(obj.as_ref()), key.clone()) != Some(key);
+            std::future::ready(changed)
+        })
+    }
+}
+
+/// What decides whether an object changed for its reconcile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ChangeKey {
+    uid: Option<String>,
+    generation: Option<i64>,
+    deleting: bool,
+    finalizers: Vec<String>,
+    annotations: BTreeMap<String, String>,
+}
+
+impl ChangeKey {
+    fn of<K: Resource>(obj: &K) -> Self {
+        let meta = obj.meta();
+        Self {
+            uid: meta.uid.clone(),
+            generation: meta.generation,
+            deleting: meta.deletion_timestamp.is_some(),
+            finalizers: meta.finalizers.clone().unwrap_or_default(),
+            annotations: meta.annotations.clone().unwrap_or_default(),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use kube::{Api, ResourceExt};
 use tracing::{info, instrument};
 
 use self::discovery::Discovery;
-use self::observer::ServiceKey;
+use self::observer::{ROLLOUT_POLL, service_key};
 use self::plan::{Desired, Plan, task_definition_key, value_hash};
 use self::status::{Input, Outcome};
 use super::{Error, write_status};
@@ -33,12 +33,13 @@ use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::Context;
 
 const KIND: &str = "ECSService";
-/// How often a running rollout or a draining service is looked at.
-const ROLLOUT_POLL: Duration = Duration::from_secs(2);
+/// A followed rollout is observed every ROLLOUT_POLL by the observer; its reconcile looks
+/// again after this long anyway, in case the rollout stopped moving (nothing to wake it).
+const ROLLOUT_RECHECK: Duration = Duration::from_secs(30);
 /// How long an observation from the batched observer stays usable.
 const OBSERVATION_MAX_AGE: Duration = Duration::from_secs(30);
 
-#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), generation = obj.metadata.generation))]
+#[instrument(skip_all, fields(kind = KIND, namespace = obj.namespace().unwrap_or_default(), object = obj.name_any(), generation = obj.metadata.generation))]
 pub async fn reconcile(obj: Arc<ECSService>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let api: Api<ECSService> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -313,16 +314,20 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
     write_status(api, svc, svc.status.as_ref(), &new_status).await?;
     publish_transition_events(svc, ctx, &new_status).await;
 
+    let reference = kube::runtime::reflector::ObjectRef::from(svc);
+    let rolling = matches!(&applied.outcome, Outcome::Synced { observed, rollout_failed }
+        if !*rollout_failed && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default()));
+    if rolling {
+        // The observer follows the rollout in batches and wakes us when it moves.
+        ctx.rollouts.follow(reference);
+    } else {
+        ctx.rollouts.forget(&reference);
+    }
     Ok(match &applied.outcome {
-        Outcome::Synced {
-            observed,
-            rollout_failed,
-        } => {
+        Outcome::Synced { .. } => {
             ctx.backoff.reset(&key);
-            if !*rollout_failed
-                && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default())
-            {
-                Action::requeue(ROLLOUT_POLL)
+            if rolling {
+                Action::requeue(ROLLOUT_RECHECK)
             } else {
                 // Steady: the batched observer watches for drift; changes to the object or
                 // its TaskDefinition wake the reconcile at once.
@@ -419,7 +424,7 @@ async fn observe(
     cluster: &str,
     name: &str,
 ) -> Result<Option<ObservedService>, AwsError> {
-    let key = ServiceKey::new(aws, cluster, name);
+    let key = service_key(aws, cluster, name);
     if let Some(observed) = ctx.observations.take_fresh(&key, OBSERVATION_MAX_AGE) {
         return Ok(Some(observed));
     }
@@ -501,7 +506,7 @@ async fn sync(
             }
         };
     desired.service_registries = registries.as_deref();
-    let key = ServiceKey::new(aws, cluster, &name);
+    let key = service_key(aws, cluster, &name);
     let service_connect_hash = spec.service_connect_configuration.as_ref().map(value_hash);
 
     let ecs_result: Result<Applied, AwsError> = async {
@@ -619,9 +624,19 @@ async fn sync(
                 let mut applied_token = None;
                 let mut applied_connect = None;
                 if let Some(update) = update {
-                    let drift = svc.status.as_ref().and_then(|s| s.observed_generation)
-                        == svc.metadata.generation
-                        && !adopt;
+                    // Drift is a change of a field nothing on our side moved: a new revision
+                    // of the TaskDefinition, or the Cloud Map service discovery switched to,
+                    // are our own changes even when the spec's generation did not move.
+                    let td_moved = status.task_definition_arn.as_deref() != Some(td_arn);
+                    let registry_moved = status.service_discovery.as_ref().map(|d| &d.service_arn)
+                        != discovery_status.as_ref().map(|d| &d.service_arn);
+                    let ours = |field: &&str| {
+                        (*field == "taskDefinition" && td_moved)
+                            || (*field == "serviceRegistries" && registry_moved)
+                    };
+                    let drift = status.observed_generation == svc.metadata.generation
+                        && !adopt
+                        && changed.iter().any(|field| !ours(field));
                     observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
                     ctx.observations.invalidate(&key);
                     let what = changed.join(", ");
