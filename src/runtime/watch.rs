@@ -25,6 +25,7 @@ use kube::core::{DeserializeGuard, NamespaceResourceScope, error_boundary::Inval
 use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -155,6 +156,43 @@ impl<K> Subscribers<K> {
     }
 }
 
+/// Retries of a failed watch: 0.5 s doubling to at most 5 s, with jitter. kube-runtime's
+/// default grows to 30 s (plus as much jitter), so a change made right after a 30 s
+/// apiserver outage waited up to 50 s to be seen; a retry every 5 s per watched kind and
+/// namespace costs the apiserver little.
+#[derive(Debug)]
+struct WatchBackoff {
+    next: std::time::Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use rand::Rng;
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(delay.mul_f64(rand::rng().random_range(0.8..1.2)))
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 /// Starts caching `K` in `scope`. The returned future keeps the cache up to date and runs
 /// until dropped; objects that fail to deserialize are reported through `recorder`.
 pub fn watch<K: Watchable>(
@@ -174,7 +212,7 @@ pub fn watch<K: Watchable>(
         };
         let label = namespace.clone().unwrap_or_else(|| "<all>".into());
         watcher::watcher(api, config.clone())
-            .default_backoff()
+            .backoff(WatchBackoff::default())
             .filter_map(move |event| {
                 let label = label.clone();
                 async move {
@@ -442,6 +480,26 @@ impl<K: Watchable> Merge<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watch_retries_grow_to_five_seconds_and_start_again_after_success() {
+        let mut backoff = WatchBackoff::default();
+        let delays: Vec<_> = (&mut backoff).take(8).collect();
+        assert!(delays[0] >= std::time::Duration::from_millis(400));
+        assert!(delays[0] <= std::time::Duration::from_millis(600));
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d <= std::time::Duration::from_secs(6))
+        );
+        assert!(delays[7] >= std::time::Duration::from_secs(4));
+        backoff.reset();
+        assert!(
+            backoff
+                .next()
+                .is_some_and(|d| d <= std::time::Duration::from_millis(600))
+        );
+    }
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::core::ObjectMeta;
 
