@@ -99,17 +99,19 @@ pub fn error_class(error: &Error) -> ErrorClass {
 }
 
 /// The requeue after a failed reconcile of `obj`: per-object exponential backoff by the
-/// error's class; a deletion waiting for something outside the object polls.
+/// error's class; a deletion waiting for something outside the object looks again after
+/// `deletion_poll`.
 pub fn backoff_after_error<K: Resource<DynamicType = ()>>(
     obj: &K,
     error: &Error,
     ctx: &Context,
+    deletion_poll: std::time::Duration,
 ) -> kube::runtime::controller::Action {
     use kube::runtime::finalizer::Error as FinalizerError;
     if let Error::Finalizer(inner) = error
         && let FinalizerError::CleanupFailed(Error::DeletionWaits(_)) = inner.as_ref()
     {
-        return kube::runtime::controller::Action::requeue(DELETION_POLL);
+        return kube::runtime::controller::Action::requeue(deletion_poll);
     }
     kube::runtime::controller::Action::requeue(
         ctx.backoff
@@ -117,7 +119,8 @@ pub fn backoff_after_error<K: Resource<DynamicType = ()>>(
     )
 }
 
-/// How often a deletion waiting for something outside the object looks again.
+/// How often a deletion waiting for something outside the object looks again, unless its
+/// kind knows better.
 pub const DELETION_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The ARN of ECSCluster `name` in `namespace` once it is Ready, for an object in `region`

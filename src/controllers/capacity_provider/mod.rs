@@ -18,7 +18,7 @@ use tracing::{info, instrument};
 
 use self::plan::{Desired, KIND, Plan};
 use self::status::{Input, Outcome};
-use super::{Error, write_status};
+use super::{Error, backoff_after_error, write_status};
 use crate::api::CapacityProvider;
 use crate::api::capacity_provider::CapacityProviderStatus;
 use crate::api::common::{
@@ -53,25 +53,7 @@ pub async fn reconcile(obj: Arc<CapacityProvider>, ctx: Arc<Context>) -> Result<
 }
 
 pub fn error_policy(obj: Arc<CapacityProvider>, error: &Error, ctx: Arc<Context>) -> Action {
-    let class = match error {
-        Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => {
-                return Action::requeue(PROGRESS_POLL);
-            }
-            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
-            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
-            _ => ErrorClass::Retryable,
-        },
-        Error::Aws(aws) => aws.class,
-        _ => ErrorClass::Retryable,
-    };
-    // Cleanup errors must be retried even when terminal: deletion cannot finish otherwise.
-    let class = if class == ErrorClass::Terminal {
-        ErrorClass::Retryable
-    } else {
-        class
-    };
-    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+    backoff_after_error(obj.as_ref(), error, &ctx, PROGRESS_POLL)
 }
 
 /// The clients for the object's Region and IAM role.

@@ -17,7 +17,7 @@ use tracing::{info, instrument};
 
 use self::plan::{Plan, settings_hash};
 use self::status::{Input, Outcome};
-use super::{Error, jittered, write_status};
+use super::{Error, backoff_after_error, jittered, write_status};
 use crate::api::cloud_map_namespace::{CloudMapNamespace, PendingOperation};
 use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
@@ -45,16 +45,7 @@ pub async fn reconcile(obj: Arc<CloudMapNamespace>, ctx: Arc<Context>) -> Result
 }
 
 pub fn error_policy(obj: Arc<CloudMapNamespace>, error: &Error, ctx: Arc<Context>) -> Action {
-    if let Error::Finalizer(inner) = error
-        && let kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) =
-            inner.as_ref()
-    {
-        return Action::requeue(OPERATION_POLL);
-    }
-    Action::requeue(
-        ctx.backoff
-            .next_delay(&Context::key(obj.as_ref()), ErrorClass::Retryable),
-    )
+    backoff_after_error(obj.as_ref(), error, &ctx, OPERATION_POLL)
 }
 
 fn deletion_policy(ns: &CloudMapNamespace, ctx: &Context) -> DeletionPolicy {

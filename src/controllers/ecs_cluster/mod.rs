@@ -20,7 +20,7 @@ use tracing::{info, instrument};
 
 use self::plan::{Desired, KIND, Plan, WantedNamespace, WantedProviders};
 use self::status::{Input, Outcome, Pending};
-use super::{Error, write_status};
+use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
 };
@@ -58,25 +58,7 @@ pub async fn reconcile(obj: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action
 }
 
 pub fn error_policy(obj: Arc<ECSCluster>, error: &Error, ctx: Arc<Context>) -> Action {
-    let class = match error {
-        Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => {
-                return Action::requeue(DELETION_RECHECK);
-            }
-            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
-            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
-            _ => ErrorClass::Retryable,
-        },
-        Error::Aws(aws) => aws.class,
-        _ => ErrorClass::Retryable,
-    };
-    // Cleanup errors must be retried even when terminal: deletion cannot finish otherwise.
-    let class = if class == ErrorClass::Terminal {
-        ErrorClass::Retryable
-    } else {
-        class
-    };
-    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+    backoff_after_error(obj.as_ref(), error, &ctx, DELETION_RECHECK)
 }
 
 /// The clients for the object's Region and IAM role.

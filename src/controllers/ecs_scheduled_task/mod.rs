@@ -53,7 +53,7 @@ pub async fn reconcile(obj: Arc<ECSScheduledTask>, ctx: Arc<Context>) -> Result<
 }
 
 pub fn error_policy(obj: Arc<ECSScheduledTask>, error: &Error, ctx: Arc<Context>) -> Action {
-    backoff_after_error(obj.as_ref(), error, &ctx)
+    backoff_after_error(obj.as_ref(), error, &ctx, super::DELETION_POLL)
 }
 
 fn deletion_policy(task: &ECSScheduledTask, ctx: &Context) -> DeletionPolicy {

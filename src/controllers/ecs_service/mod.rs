@@ -21,7 +21,7 @@ use self::discovery::Discovery;
 use self::observer::{ROLLOUT_POLL, service_key};
 use self::plan::{Desired, Plan, task_definition_key, value_hash};
 use self::status::{Input, Outcome};
-use super::{Error, write_status};
+use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{
     DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
 };
@@ -54,24 +54,7 @@ pub async fn reconcile(obj: Arc<ECSService>, ctx: Arc<Context>) -> Result<Action
 }
 
 pub fn error_policy(obj: Arc<ECSService>, error: &Error, ctx: Arc<Context>) -> Action {
-    let class = match error {
-        Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => {
-                return Action::requeue(ROLLOUT_POLL);
-            }
-            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
-            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
-            _ => ErrorClass::Retryable,
-        },
-        Error::Aws(aws) => aws.class,
-        _ => ErrorClass::Retryable,
-    };
-    let class = if class == ErrorClass::Terminal {
-        ErrorClass::Retryable
-    } else {
-        class
-    };
-    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+    backoff_after_error(obj.as_ref(), error, &ctx, ROLLOUT_POLL)
 }
 
 fn deletion_policy(svc: &ECSService, ctx: &Context) -> DeletionPolicy {

@@ -26,13 +26,13 @@ use tracing::{info, instrument};
 
 use self::plan::{Finished, Plan};
 use self::status::{Input, Problem, Progress};
-use super::{Error, write_status};
+use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{DeletionPolicy, FINALIZER, find_condition, ownership_tags};
 use crate::api::ecs_task::{ECSTask, TaskOutcome, TaskRecord};
 use crate::api::{ECSCluster, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::aws::ecs_task::{self as tasks, RunRequest};
-use crate::aws::error::{AwsError, ErrorClass};
+use crate::aws::error::AwsError;
 use crate::runtime::Context;
 
 const KIND: &str = "ECSTask";
@@ -52,21 +52,7 @@ pub async fn reconcile(obj: Arc<ECSTask>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 pub fn error_policy(obj: Arc<ECSTask>, error: &Error, ctx: Arc<Context>) -> Action {
-    let class = match error {
-        Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
-            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
-            _ => ErrorClass::Retryable,
-        },
-        Error::Aws(aws) => aws.class,
-        _ => ErrorClass::Retryable,
-    };
-    let class = if class == ErrorClass::Terminal {
-        ErrorClass::Retryable
-    } else {
-        class
-    };
-    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+    backoff_after_error(obj.as_ref(), error, &ctx, super::DELETION_POLL)
 }
 
 fn deletion_policy(task: &ECSTask, ctx: &Context) -> DeletionPolicy {

@@ -19,12 +19,12 @@ use tracing::{info, instrument};
 
 use self::plan::{Decision, RegisterReason};
 use self::status::{Input, Outcome};
-use super::{Error, write_status};
+use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{DeletionPolicy, FINALIZER, ownership_tags, tags};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_task_definition::{self as ecs_td, ObservedRevision};
-use crate::aws::error::{AwsError, ErrorClass};
+use crate::aws::error::AwsError;
 use crate::runtime::Context;
 
 const KIND: &str = "TaskDefinition";
@@ -46,25 +46,7 @@ pub async fn reconcile(obj: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Ac
 }
 
 pub fn error_policy(obj: Arc<TaskDefinition>, error: &Error, ctx: Arc<Context>) -> Action {
-    let class = match error {
-        Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::DeletionWaits(_)) => {
-                return Action::requeue(DELETION_RECHECK);
-            }
-            kube::runtime::finalizer::Error::CleanupFailed(Error::Aws(aws))
-            | kube::runtime::finalizer::Error::ApplyFailed(Error::Aws(aws)) => aws.class,
-            _ => ErrorClass::Retryable,
-        },
-        Error::Aws(aws) => aws.class,
-        _ => ErrorClass::Retryable,
-    };
-    // Cleanup errors must be retried even when terminal: deletion cannot finish otherwise.
-    let class = if class == ErrorClass::Terminal {
-        ErrorClass::Retryable
-    } else {
-        class
-    };
-    Action::requeue(ctx.backoff.next_delay(&Context::key(obj.as_ref()), class))
+    backoff_after_error(obj.as_ref(), error, &ctx, DELETION_RECHECK)
 }
 
 fn deletion_policy(td: &TaskDefinition, ctx: &Context) -> DeletionPolicy {
