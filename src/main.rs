@@ -51,7 +51,7 @@ struct RunArgs {
     /// Accept plain-HTTP AWS endpoints (local emulators only: requests go unencrypted).
     #[arg(long, env = "ECS_OPERATOR_ALLOW_INSECURE_ENDPOINT", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     allow_insecure_endpoint: bool,
-    /// Client-side AWS rate limits overriding the defaults (80% of ECS's published buckets),
+    /// Client-side AWS rate limits overriding the defaults (90% of ECS's published buckets),
     /// as <category>=<per-second>/<burst> pairs, e.g. service-modify=4/40,task-definition-modify=0.8/16.
     #[arg(long, env = "ECS_OPERATOR_AWS_RATE_LIMITS", value_parser = ecs_operator::aws::budget::parse_rate_limits)]
     aws_rate_limits: Option<RateLimits>,

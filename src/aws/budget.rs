@@ -33,8 +33,9 @@ use tokio::time::Instant;
 
 use super::metrics::ApiCalls;
 
-/// Share of ECS's published bucket the operator allows itself by default.
-pub const HEADROOM: f64 = 0.8;
+/// Share of ECS's published bucket the operator allows itself by default: close to the
+/// bucket's throughput, with a tenth left to the other tools of the account.
+pub const HEADROOM: f64 = 0.9;
 
 /// ECS API categories, each with its own throttling bucket, plus `Other` for everything else
 /// (other ECS operations and other services: Cloud Map, STS).
@@ -529,13 +530,13 @@ mod tests {
     #[test]
     fn defaults_leave_headroom_below_the_published_buckets() {
         let limits = RateLimits::default();
-        assert_eq!(limits.get(Category::ServiceRead), limit(16.0, 80));
-        assert_eq!(limits.get(Category::ServiceModify), limit(4.0, 40));
+        assert_eq!(limits.get(Category::ServiceRead), limit(18.0, 90));
+        assert_eq!(limits.get(Category::ServiceModify), limit(4.5, 45));
         let register = limits.get(Category::TaskDefinitionModify);
-        assert!((register.per_second - 0.8).abs() < 1e-9);
-        assert_eq!(register.burst, 16);
+        assert!((register.per_second - 0.9).abs() < 1e-9);
+        assert_eq!(register.burst, 18);
         assert_eq!(limits.get(Category::TaskDefinitionDelete).burst, 4);
-        assert_eq!(limits.get(Category::ListServicesByNamespace).burst, 8);
+        assert_eq!(limits.get(Category::ListServicesByNamespace).burst, 9);
         assert_eq!(limits.get(Category::Other), limit(50.0, 100));
     }
 
