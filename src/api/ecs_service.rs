@@ -22,7 +22,7 @@ use super::common::{Condition, DeletionPolicy, LocalObjectReference, Tag};
     shortname = "ecssvc",
     category = "ecs",
     doc = "An Amazon ECS service managed from Kubernetes: created, updated in place, rolled out and kept free of drift.",
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", priority = 1),
+    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.clusterArn", priority = 1),
     printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredCount"),
     printcolumn(name = "Running", type_ = "integer", json_path = ".status.runningCount"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.serviceStatus"),
