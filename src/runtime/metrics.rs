@@ -156,7 +156,10 @@ impl Metrics {
         &self,
         kind: &'static str,
         reconcile: F,
-    ) -> impl FnMut(Arc<K>, Arc<Ctx>) -> BoxFuture<'static, Result<Action, E>> + Send + 'static
+    ) -> impl FnMut(Arc<K>, Arc<Ctx>) -> BoxFuture<'static, Result<Action, E>>
+    + Send
+    + 'static
+    + use<K, Ctx, E, F, Fut>
     where
         K: Send + Sync + 'static,
         Ctx: Send + Sync + 'static,

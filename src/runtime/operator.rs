@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use kube::Client;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use tokio::net::TcpListener;
@@ -32,6 +32,7 @@ use crate::api::{
 };
 use crate::aws::metrics::ApiCalls;
 use crate::aws::{AwsSettings, ClientPool};
+use crate::controllers::Error as ControllerError;
 use crate::controllers::{
     capacity_provider, cloud_map_namespace, ecs_cluster, ecs_scheduled_task, ecs_service, ecs_task,
     task_definition,
@@ -405,7 +406,7 @@ async fn run_controllers(
         Controller::for_shared_stream(caches.services.subscribe_changes(), caches.services.store())
             .with_config(config.clone())
             .watches_shared_stream(
-                caches.task_definitions.subscribe(),
+                caches.task_definitions.subscribe_by(current_revision),
                 move |td: Arc<TaskDefinition>| {
                     let namespace = td.metadata.namespace.clone().unwrap_or_default();
                     let name = td.metadata.name.clone().unwrap_or_default();
@@ -521,7 +522,7 @@ async fn run_controllers(
                 referencing(caches.tasks.store(), |t| t.spec.cluster_ref.as_ref()),
             )
             .watches_shared_stream(
-                caches.task_definitions.subscribe(),
+                caches.task_definitions.subscribe_by(current_revision),
                 referencing(caches.tasks.store(), |t| {
                     t.spec.task_definition_ref.as_ref()
                 }),
@@ -543,97 +544,76 @@ async fn run_controllers(
         }),
     )
     .watches_shared_stream(
-        caches.task_definitions.subscribe(),
+        caches.task_definitions.subscribe_by(current_revision),
         referencing(caches.scheduled_tasks.store(), |t| {
             t.spec.task.task_definition_ref.as_ref()
         }),
     )
     .reconcile_all_on(everything_now());
 
-    let td_run = td_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("TaskDefinition", task_definition::reconcile),
-            task_definition::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "TaskDefinition reconcile failed");
-            }
-        });
-    let svc_run = svc_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("ECSService", ecs_service::reconcile),
-            ecs_service::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "ECSService reconcile failed");
-            }
-        });
-    let cluster_run = cluster_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("ECSCluster", ecs_cluster::reconcile),
-            ecs_cluster::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "ECSCluster reconcile failed");
-            }
-        });
-    let provider_run = provider_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("CapacityProvider", capacity_provider::reconcile),
-            capacity_provider::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "CapacityProvider reconcile failed");
-            }
-        });
-    let namespace_run = namespace_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("CloudMapNamespace", cloud_map_namespace::reconcile),
-            cloud_map_namespace::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "CloudMapNamespace reconcile failed");
-            }
-        });
-    let task_run = task_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("ECSTask", ecs_task::reconcile),
-            ecs_task::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "ECSTask reconcile failed");
-            }
-        });
-    let scheduled_run = scheduled_controller
-        .graceful_shutdown_on(stop_future(stopped.clone()))
-        .run(
-            metrics.instrument("ECSScheduledTask", ecs_scheduled_task::reconcile),
-            ecs_scheduled_task::error_policy,
-            Arc::clone(&ctx),
-        )
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "ECSScheduledTask reconcile failed");
-            }
-        });
+    let td_run = drive(
+        td_controller,
+        "TaskDefinition",
+        task_definition::reconcile,
+        task_definition::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let svc_run = drive(
+        svc_controller,
+        "ECSService",
+        ecs_service::reconcile,
+        ecs_service::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let cluster_run = drive(
+        cluster_controller,
+        "ECSCluster",
+        ecs_cluster::reconcile,
+        ecs_cluster::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let provider_run = drive(
+        provider_controller,
+        "CapacityProvider",
+        capacity_provider::reconcile,
+        capacity_provider::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let namespace_run = drive(
+        namespace_controller,
+        "CloudMapNamespace",
+        cloud_map_namespace::reconcile,
+        cloud_map_namespace::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let task_run = drive(
+        task_controller,
+        "ECSTask",
+        ecs_task::reconcile,
+        ecs_task::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
+    let scheduled_run = drive(
+        scheduled_controller,
+        "ECSScheduledTask",
+        ecs_scheduled_task::reconcile,
+        ecs_scheduled_task::error_policy,
+        &ctx,
+        metrics,
+        &stopped,
+    );
     let cluster_observer =
         ecs_cluster::observer::run(Arc::clone(&ctx), cluster_observed_tx, stopped.clone());
     let provider_observer =
@@ -666,6 +646,41 @@ async fn run_controllers(
     );
 }
 
+/// Runs `controller` until `stopped` (in-flight reconciles finish first), reconciling with
+/// `reconcile` and `error_policy`, counted in `metrics` as `kind`; failures are logged.
+fn drive<K, Fut>(
+    controller: Controller<K>,
+    kind: &'static str,
+    reconcile: fn(Arc<K>, Arc<Context>) -> Fut,
+    error_policy: fn(Arc<K>, &ControllerError, Arc<Context>) -> Action,
+    ctx: &Arc<Context>,
+    metrics: &Metrics,
+    stopped: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + use<K, Fut>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    Fut: std::future::Future<Output = Result<Action, ControllerError>> + Send + 'static,
+{
+    controller
+        .graceful_shutdown_on(stop_future(stopped.clone()))
+        .run(
+            metrics.instrument(kind, reconcile),
+            error_policy,
+            Arc::clone(ctx),
+        )
+        .for_each(move |result| async move {
+            if let Err(err) = result {
+                warn!(error = %err, "{kind} reconcile failed");
+            }
+        })
+}
+
 /// Maps a changed object to the objects of kind `R` in its namespace whose `reference`
 /// names it.
 fn referencing<K, R>(
@@ -688,6 +703,22 @@ where
             .map(|r| ObjectRef::from(r.as_ref()))
             .collect()
     }
+}
+
+/// What a TaskDefinition means to the objects that reference it: its current revision and
+/// whether it is Ready for its spec. Its other status changes wake none of them.
+fn current_revision(td: &TaskDefinition) -> (Option<String>, Option<String>, bool) {
+    let status = td.status.as_ref();
+    let ready = status.is_some_and(|s| {
+        s.observed_generation == td.metadata.generation
+            && crate::api::common::find_condition(&s.conditions, "Ready")
+                .is_some_and(|c| c.status == "True")
+    });
+    (
+        td.metadata.uid.clone(),
+        status.and_then(|s| s.task_definition_arn.clone()),
+        ready,
+    )
 }
 
 /// Maps a changed ECSCluster to the ECSServices of its namespace that reference it.

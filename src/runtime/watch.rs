@@ -97,10 +97,20 @@ impl<K: Watchable> Watched<K> {
     /// Changes of status alone are left out; they are the reconcile's own writes, and
     /// waking it for them would only make it read AWS again.
     pub fn subscribe_changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
-        let mut seen: HashMap<ObjectRef<K>, ChangeKey> = HashMap::new();
+        self.subscribe_by(ChangeKey::of)
+    }
+
+    /// Like [`Watched::subscribe`], but only objects that are new or whose `key` changed.
+    pub fn subscribe_by<T>(&self, key: fn(&K) -> T) -> impl Stream<Item = Arc<K>> + Send + 'static
+    where
+        T: PartialEq + Send + 'static,
+    {
+        let mut seen: HashMap<ObjectRef<K>, T> = HashMap::new();
         self.subscribe().filter(move |obj| {
-            let key = ChangeKey::of(obj.as_ref());
-            let changed = seen.insert(ObjectRef::from(obj.as_ref()), key.clone()) != Some(key);
+            let changed = match seen.insert(ObjectRef::from(obj.as_ref()), key(obj.as_ref())) {
+                Some(before) => before != key(obj.as_ref()),
+                None => true,
+            };
             std::future::ready(changed)
         })
     }
