@@ -431,11 +431,13 @@ async fn run_controllers(
     let svc_controller = svc_controller
         .watches_shared_stream(
             caches.clusters.subscribe(),
-            referrers_of_cluster(caches.services.store()),
+            referencing(caches.services.store(), |svc| svc.spec.cluster_ref.as_ref()),
         )
         .watches_shared_stream(
             caches.cloud_map_namespaces.subscribe(),
-            registrants_of_namespace(caches.services.store()),
+            referencing(caches.services.store(), |svc| {
+                svc.spec.service_discovery.as_ref()?.namespace_ref.as_ref()
+            }),
         );
 
     let namespace_controller = Controller::for_shared_stream(
@@ -487,7 +489,13 @@ async fn run_controllers(
             // So does the Cloud Map namespace of the Service Connect defaults.
             .watches_shared_stream(
                 caches.cloud_map_namespaces.subscribe(),
-                users_of_namespace(caches.clusters.store()),
+                referencing(caches.clusters.store(), |c| {
+                    c.spec
+                        .service_connect_defaults
+                        .as_ref()?
+                        .namespace_ref
+                        .as_ref()
+                }),
             )
             .reconcile_on(cluster_observed_rx)
             .reconcile_all_on(everything_now());
@@ -721,28 +729,6 @@ fn current_revision(td: &TaskDefinition) -> (Option<String>, Option<String>, boo
     )
 }
 
-/// Maps a changed ECSCluster to the ECSServices of its namespace that reference it.
-fn referrers_of_cluster(
-    services: kube::runtime::reflector::Store<ECSService>,
-) -> impl Fn(Arc<ECSCluster>) -> Vec<ObjectRef<ECSService>> {
-    move |cluster: Arc<ECSCluster>| {
-        let namespace = cluster.metadata.namespace.clone().unwrap_or_default();
-        let name = cluster.metadata.name.clone().unwrap_or_default();
-        services
-            .state()
-            .into_iter()
-            .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|svc| {
-                svc.spec
-                    .cluster_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name == name)
-            })
-            .map(|svc| ObjectRef::from(svc.as_ref()))
-            .collect()
-    }
-}
-
 /// Maps a changed ECSService to the TaskDefinition it references, unless the service is
 /// settled on that TaskDefinition's current revision (not being deleted, every deployment on
 /// the current revision).
@@ -762,53 +748,6 @@ fn unsettled_users(
                     && s.deployments.iter().all(|d| d.task_definition == current)
             });
         (!settled).then_some(key)
-    }
-}
-
-/// Maps a changed CloudMapNamespace to the ECSServices of its namespace that register in it.
-fn registrants_of_namespace(
-    services: kube::runtime::reflector::Store<ECSService>,
-) -> impl Fn(Arc<CloudMapNamespace>) -> Vec<ObjectRef<ECSService>> {
-    move |ns: Arc<CloudMapNamespace>| {
-        let namespace = ns.metadata.namespace.clone().unwrap_or_default();
-        let name = ns.metadata.name.clone().unwrap_or_default();
-        services
-            .state()
-            .into_iter()
-            .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|svc| {
-                svc.spec
-                    .service_discovery
-                    .as_ref()
-                    .and_then(|d| d.namespace_ref.as_ref())
-                    .is_some_and(|r| r.name == name)
-            })
-            .map(|svc| ObjectRef::from(svc.as_ref()))
-            .collect()
-    }
-}
-
-/// Maps a changed CloudMapNamespace to the ECSClusters of its namespace whose Service Connect
-/// defaults reference it.
-fn users_of_namespace(
-    clusters: kube::runtime::reflector::Store<ECSCluster>,
-) -> impl Fn(Arc<CloudMapNamespace>) -> Vec<ObjectRef<ECSCluster>> {
-    move |ns: Arc<CloudMapNamespace>| {
-        let namespace = ns.metadata.namespace.clone().unwrap_or_default();
-        let name = ns.metadata.name.clone().unwrap_or_default();
-        clusters
-            .state()
-            .into_iter()
-            .filter(|c| c.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|c| {
-                c.spec
-                    .service_connect_defaults
-                    .as_ref()
-                    .and_then(|d| d.namespace_ref.as_ref())
-                    .is_some_and(|r| r.name == name)
-            })
-            .map(|c| ObjectRef::from(c.as_ref()))
-            .collect()
     }
 }
 
