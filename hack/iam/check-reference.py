@@ -198,7 +198,7 @@ def statement_sid(st: dict, index: int) -> str:
 
 def condition_keys(st: dict) -> list[str]:
     keys = []
-    for operator, block in (st.get("Condition") or {}).items():
+    for block in (st.get("Condition") or {}).values():
         if isinstance(block, dict):
             keys.extend(block)
     return keys
@@ -329,13 +329,15 @@ def parliament_findings(policy: dict) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class Exception_:
+class Exemption:
+    """A parliament finding on one statement, accepted with a reviewed reason."""
+
     sid: str
     finding: str
     reason: str
 
 
-def read_exceptions(text: str) -> list[Exception_]:
+def read_exceptions(text: str) -> list[Exemption]:
     import yaml  # noqa: PLC0415 (a dependency of parliament)
 
     entries = yaml.safe_load(text) or []
@@ -348,11 +350,11 @@ def read_exceptions(text: str) -> list[Exception_]:
         reason = str(entry["reason"]).strip()
         if len(reason) < 20:
             raise ValueError(f"exception {entry['sid']}/{entry['finding']}: give a reviewed reason, not {reason!r}")
-        result.append(Exception_(str(entry["sid"]), str(entry["finding"]), reason))
+        result.append(Exemption(str(entry["sid"]), str(entry["finding"]), reason))
     return result
 
 
-def check_parliament(findings: list[Finding], exceptions: list[Exception_]) -> tuple[list[str], list[str]]:
+def check_parliament(findings: list[Finding], exceptions: list[Exemption]) -> tuple[list[str], list[str]]:
     """Returns (report lines, failures)."""
     report, failures = [], []
     used = set()

@@ -187,7 +187,7 @@ def test_parliament_medium_finding_fails_without_exception():
     assert len(failures) == 1
     assert failures[0].startswith("statement CreateOwnedCapacityProviders: parliament RESOURCE_MISMATCH (MEDIUM): ")
     reason = "reviewed: the reference of the reference check lists capacity-provider"
-    _, failures = cr.check_parliament(findings, [cr.Exception_("CreateOwnedCapacityProviders", "RESOURCE_MISMATCH", reason)])
+    _, failures = cr.check_parliament(findings, [cr.Exemption("CreateOwnedCapacityProviders", "RESOURCE_MISMATCH", reason)])
     assert failures == []
 
 
@@ -198,7 +198,7 @@ def test_low_findings_pass():
 
 
 def test_stale_exception_fails():
-    stale = cr.Exception_("Gone", "RESOURCE_MISMATCH", "a statement that no longer exists")
+    stale = cr.Exemption("Gone", "RESOURCE_MISMATCH", "a statement that no longer exists")
     _, failures = cr.check_parliament([], [stale])
     assert failures == ["statement Gone: parliament exception for RESOURCE_MISMATCH matches no finding: remove it"]
 
