@@ -940,3 +940,46 @@ async fn a_create_already_running_is_tracked_by_its_operation_id() {
     .expect_err("no operation to track");
     assert_eq!(err.code, "DuplicateRequest");
 }
+
+/// Adoption on real AWS: the IAM policy lets the operator tag a service it does not own yet
+/// only with its own tag keys (statement TagWhenClaimingOwnership), so they go in a request of
+/// their own, before the user's tags, which the policy allows once the service is owned.
+#[tokio::test]
+async fn adoption_tags_ownership_before_the_users_tags() {
+    let (client, http) = ecs_replay(
+        "TagResource",
+        vec![json_response(200, json!({})), json_response(200, json!({}))],
+    );
+    let mut to_set = ecs_operator::api::common::ownership_tags("ECSService", "ns", "web", UID);
+    to_set.insert("team".into(), "web".into());
+    ecs_service::sync_tags(&client, SERVICE_ARN, &to_set, &[])
+        .await
+        .expect("tags set");
+
+    assert_eq!(sent_operations(&http), ["TagResource", "TagResource"]);
+    let keys: Vec<Vec<String>> = http
+        .actual_requests()
+        .map(|r| {
+            let body: Value =
+                serde_json::from_slice(r.body().bytes().expect("in-memory body")).expect("JSON");
+            body["tags"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .map(|t| t["key"].as_str().expect("key").to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            vec![
+                "ecs-operator.dev/kind",
+                "ecs-operator.dev/name",
+                "ecs-operator.dev/namespace",
+                "ecs-operator.dev/uid"
+            ],
+            vec!["team"],
+        ]
+    );
+}

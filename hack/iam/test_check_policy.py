@@ -121,22 +121,77 @@ class ShippedPolicyShape(unittest.TestCase):
         self.assertEqual(len(sids), len(set(sids)))
         self.assertTrue(all(st["Effect"] == "Allow" for st in POLICY["Statement"]))
 
-    def test_create_service_requires_the_ownership_tag(self):
+    def test_create_service_requires_the_ownership_tags(self):
         for st in self.statements_for("ecs:CreateService"):
             self.assertEqual(st["Resource"], "arn:aws:ecs:*:*:service/*")
-            self.assertEqual(st["Condition"], {"Null": {"aws:RequestTag/ecs-operator.dev/namespace": "false"}})
+            self.assertEqual(st["Condition"], {
+                "Null": {"aws:RequestTag/ecs-operator.dev/namespace": "false"},
+                "StringEquals": {"aws:RequestTag/ecs-operator.dev/kind": "ECSService"},
+            })
 
-    def test_update_and_delete_service_only_touch_owned_services(self):
-        for action in ("ecs:UpdateService", "ecs:DeleteService", "ecs:UntagResource", "ecs:DeleteTaskDefinitions"):
+    def test_changes_only_touch_owned_resources_of_the_right_kind(self):
+        kinds = {
+            "ecs:UpdateService": "ECSService", "ecs:DeleteService": "ECSService",
+            "ecs:UpdateCluster": "ECSCluster", "ecs:DeleteCluster": "ECSCluster",
+            "ecs:PutClusterCapacityProviders": "ECSCluster",
+            "ecs:UpdateCapacityProvider": "CapacityProvider", "ecs:DeleteCapacityProvider": "CapacityProvider",
+            "ecs:DeleteTaskDefinitions": "TaskDefinition",
+            "servicediscovery:DeleteNamespace": ["CloudMapNamespace", "ECSService"],
+            "servicediscovery:DeleteService": ["CloudMapNamespace", "ECSService"],
+        }
+        for action, kind in kinds.items():
             statements = self.statements_for(action)
             self.assertTrue(statements, action)
             for st in statements:
-                self.assertEqual(st["Condition"], {"Null": {"aws:ResourceTag/ecs-operator.dev/namespace": "false"}}, action)
+                self.assertEqual(st["Condition"], {
+                    "Null": {"aws:ResourceTag/ecs-operator.dev/namespace": "false"},
+                    "StringEquals": {"aws:ResourceTag/ecs-operator.dev/kind": kind},
+                }, action)
 
-    def test_tag_resource_is_bound_to_ownership(self):
-        for st in self.statements_for("ecs:TagResource"):
-            keys = [k for op in st["Condition"].values() for k in op]
-            self.assertTrue(any(k.endswith("/ecs-operator.dev/namespace") for k in keys), st)
+    def test_ecs_tagging_is_at_creation_on_owned_resources_or_a_claim_with_own_keys(self):
+        statements = self.statements_for("ecs:TagResource")
+        self.assertEqual(len(statements), 3, statements)
+        for st in statements:
+            cond = st["Condition"]
+            if "ecs:CreateAction" in cond.get("StringEquals", {}):
+                # Tags set by the creating call itself (tag-on-create), which must carry ownership.
+                self.assertEqual(cond["Null"], {"aws:RequestTag/ecs-operator.dev/namespace": "false"})
+            elif "aws:ResourceTag/ecs-operator.dev/namespace" in cond.get("Null", {}):
+                # Resources already owned: the user's tags only.
+                self.assertEqual(cond["ForAllValues:StringNotLike"], {"aws:TagKeys": "ecs-operator.dev/*"})
+            else:
+                # Claiming a resource (adoptExisting): only the operator's own tag keys.
+                self.assertEqual(cond["Null"], {"aws:RequestTag/ecs-operator.dev/namespace": "false"})
+                self.assertEqual(cond["ForAllValues:StringLike"], {"aws:TagKeys": "ecs-operator.dev/*"})
+
+    def test_own_tags_are_never_removed(self):
+        for action in ("ecs:UntagResource", "servicediscovery:UntagResource"):
+            statements = self.statements_for(action)
+            self.assertTrue(statements, action)
+            for st in statements:
+                self.assertEqual(st["Condition"]["ForAllValues:StringNotLike"],
+                                 {"aws:TagKeys": "ecs-operator.dev/*"}, action)
+
+    def test_cloud_map_tagging_stamps_ownership(self):
+        # Cloud Map's TagResource has no resource-level permission ("*" only): every request
+        # must carry the operator's ownership tags instead.
+        (st,) = self.statements_for("servicediscovery:TagResource")
+        self.assertEqual(st["Resource"], "*")
+        self.assertEqual(st["Condition"], {
+            "Null": {"aws:RequestTag/ecs-operator.dev/namespace": "false"},
+            "StringEquals": {"aws:RequestTag/ecs-operator.dev/kind": ["CloudMapNamespace", "ECSService"]},
+        })
+
+    def test_auto_scaling_writes_only_ecs_service_desired_counts(self):
+        writes = [a for a in cp.policy_actions(POLICY)[0]
+                  if a.startswith("application-autoscaling:") and not a.split(":")[1].startswith("Describe")]
+        self.assertTrue(writes)
+        for action in writes:
+            for st in self.statements_for(action):
+                self.assertEqual(st["Condition"], {"StringEquals": {
+                    "application-autoscaling:service-namespace": "ecs",
+                    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+                }}, action)
 
     def test_pass_role_only_to_ecs_tasks_and_scheduler(self):
         # Task and execution roles go to ECS tasks; an ECSScheduledTask's roleArn to

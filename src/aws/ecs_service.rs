@@ -10,6 +10,7 @@ use aws_sdk_ecs::types as ecs;
 use serde::Serialize;
 
 use super::error::{AwsError, ErrorClass, aws_err};
+use crate::api::common::tags;
 use crate::api::ecs_service as api;
 
 /// What the operator knows about one ECS service after DescribeServices.
@@ -407,6 +408,21 @@ fn service_connect(
     Ok(builder.build())
 }
 
+/// The tags to set, in TagResource calls: the operator's own (`ecs-operator.dev/`) first, on
+/// their own, then the user's. The IAM policy lets the operator tag a resource it does not own
+/// yet (adoption) only with its own tag keys; once those are on, the user's tags are a change
+/// to a resource it owns.
+fn operator_tags_first(to_set: &BTreeMap<String, String>) -> Vec<BTreeMap<String, String>> {
+    let (operator, user): (BTreeMap<_, _>, BTreeMap<_, _>) = to_set
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| k.starts_with(tags::PREFIX));
+    [operator, user]
+        .into_iter()
+        .filter(|batch| !batch.is_empty())
+        .collect()
+}
+
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
     tags.iter()
         .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
@@ -689,18 +705,18 @@ pub async fn delete(client: &Client, cluster: &str, name: &str) -> Result<(), Aw
     }
 }
 
-/// Sets and removes tags on a service.
+/// Sets and removes tags on a service, cluster or capacity provider.
 pub async fn sync_tags(
     client: &Client,
     arn: &str,
     to_set: &BTreeMap<String, String>,
     to_remove: &[String],
 ) -> Result<(), AwsError> {
-    if !to_set.is_empty() {
+    for batch in operator_tags_first(to_set) {
         client
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(sdk_tags(to_set)))
+            .set_tags(Some(sdk_tags(&batch)))
             .send()
             .await
             .map_err(aws_err("TagResource"))?;
@@ -739,4 +755,42 @@ pub async fn resolve_task_definition(client: &Client, reference: &str) -> Result
             message: format!("task definition {reference} not found"),
             class: ErrorClass::Terminal,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn adoption_sets_the_operator_tags_before_the_users() {
+        let to_set = map(&[
+            ("team", "a"),
+            ("ecs-operator.dev/uid", "u"),
+            ("ecs-operator.dev/namespace", "ns"),
+        ]);
+        assert_eq!(
+            operator_tags_first(&to_set),
+            vec![
+                map(&[
+                    ("ecs-operator.dev/namespace", "ns"),
+                    ("ecs-operator.dev/uid", "u")
+                ]),
+                map(&[("team", "a")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_call_when_only_one_kind_of_tag_changes() {
+        let user = map(&[("team", "a"), ("env", "prod")]);
+        assert_eq!(operator_tags_first(&user), vec![user.clone()]);
+        assert!(operator_tags_first(&BTreeMap::new()).is_empty());
+    }
 }

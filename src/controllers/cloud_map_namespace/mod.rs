@@ -307,24 +307,19 @@ async fn sync(ns: &CloudMapNamespace, ctx: &Context) -> Result<Step, AwsError> {
                     class: ErrorClass::Retryable,
                 });
             };
-            let mut desired_tags: std::collections::BTreeMap<String, String> = ns
+            let user_tags: std::collections::BTreeMap<String, String> = ns
                 .spec
                 .tags
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
-            if adopt {
-                desired_tags.extend(ownership_tags(
-                    KIND,
-                    &ns.namespace().unwrap_or_default(),
-                    &ns.name_any(),
-                    &uid,
-                ));
-            }
-            let (to_set, to_remove) = crate::controllers::task_definition::plan::tag_changes(
-                &observed.tags,
-                &desired_tags,
+            let ownership = ownership_tags(
+                KIND,
+                &ns.namespace().unwrap_or_default(),
+                &ns.name_any(),
+                &uid,
             );
+            let (to_set, to_remove) = plan::tag_changes(&observed.tags, &user_tags, &ownership);
             if !to_set.is_empty() || !to_remove.is_empty() {
                 cm::sync_tags(client, &observed.arn, &to_set, &to_remove).await?;
                 if adopt {

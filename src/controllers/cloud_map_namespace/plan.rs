@@ -1,5 +1,7 @@
 //! Pure decisions for a CloudMapNamespace.
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::api::cloud_map_namespace::CloudMapNamespaceSpec;
@@ -69,6 +71,25 @@ pub fn plan(
         adopt,
         update_settings,
     }
+}
+
+/// Tags to set and to remove on a namespace the operator owns or adopts. Cloud Map's
+/// TagResource supports no resource-level permission, so the IAM policy allows it only when
+/// the request carries the operator's ownership tags: every set sends them along (on a
+/// namespace already owned they are unchanged). `ecs-operator.dev/` tags are never removed.
+pub fn tag_changes(
+    observed: &BTreeMap<String, String>,
+    user_tags: &BTreeMap<String, String>,
+    ownership: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut desired = user_tags.clone();
+    desired.extend(ownership.clone());
+    let (mut to_set, to_remove) =
+        crate::controllers::task_definition::plan::tag_changes(observed, &desired);
+    if !to_set.is_empty() {
+        to_set.extend(ownership.clone());
+    }
+    (to_set, to_remove)
 }
 
 #[cfg(test)]
@@ -148,5 +169,48 @@ mod tests {
                 update_settings: false
             }
         );
+    }
+
+    fn user(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_tag_request_carries_the_ownership_tags() {
+        let ownership = ownership_tags("CloudMapNamespace", "ns", "n", "u");
+        // A user tag changed on a namespace the operator owns: the ownership tags go along.
+        let mut observed = observed(Some("u")).tags;
+        observed.insert("team".into(), "a".into());
+        observed.insert("old".into(), "x".into());
+        let (set, remove) = tag_changes(&observed, &user(&[("team", "b")]), &ownership);
+        let mut want = ownership.clone();
+        want.insert("team".into(), "b".into());
+        assert_eq!(set, want);
+        assert_eq!(remove, vec!["old".to_string()]);
+        // Adoption: the ownership tags and the user's in one request.
+        let (set, remove) = tag_changes(
+            &user(&[("owner", "ops")]),
+            &user(&[("team", "b")]),
+            &ownership,
+        );
+        assert_eq!(set, want);
+        assert_eq!(remove, vec!["owner".to_string()]);
+    }
+
+    #[test]
+    fn nothing_to_set_when_tags_match() {
+        let ownership = ownership_tags("CloudMapNamespace", "ns", "n", "u");
+        let mut observed = ownership.clone();
+        observed.insert("team".into(), "a".into());
+        let (set, remove) = tag_changes(&observed, &user(&[("team", "a")]), &ownership);
+        assert!(set.is_empty());
+        assert!(remove.is_empty());
+        // Removing the last user tag sets nothing, so sends no ownership tags either.
+        let (set, remove) = tag_changes(&observed, &BTreeMap::new(), &ownership);
+        assert!(set.is_empty());
+        assert_eq!(remove, vec!["team".to_string()]);
     }
 }
