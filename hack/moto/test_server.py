@@ -1317,3 +1317,41 @@ def test_awsvpc_task_runs_in_a_vpc_without_dns_hostnames(endpoint: str, ecs: Any
         lambda: describe_task(ecs, cluster, task["taskArn"]),
         lambda t: t["lastStatus"] == "STOPPED",
     )
+
+
+# --------------------------------------------------------------------------
+# moto crashes (HTTP 500) on input ECS accepts
+
+
+def test_run_task_with_memory_only_at_task_level(endpoint: str, ecs: Any, cluster: str) -> None:
+    """Normal for Fargate; plain moto's RunTask added the containers' missing
+    memory (None) and answered HTTP 500."""
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    td = ecs.register_task_definition(
+        family=f"fargate-{uuid.uuid4().hex[:8]}",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:latest"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    task = run_one(
+        ecs, cluster, td, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}
+    )
+    assert [c["name"] for c in task["containers"]] == ["app"]
+    wait_for(
+        "the task to run",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "RUNNING",
+    )
+
+
+def test_ec2_run_task_without_container_instances_is_a_failure(ecs: Any, cluster: str) -> None:
+    """ECS answers with a failure and no task; plain moto raised (HTTP 500)."""
+    out = ecs.run_task(cluster=cluster, taskDefinition=task_def(ecs), launchType="EC2")
+    assert out["tasks"] == []
+    assert [f["reason"] for f in out["failures"]] == [
+        "No Container Instances were found in your cluster."
+    ]
