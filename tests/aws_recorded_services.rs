@@ -522,6 +522,7 @@ async fn circuit_breaker_rollback_stalls_with_the_reason() {
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
         auto_scaling: None,
+        progress_deadline_seconds: 600,
         now: Timestamp::from_second(1_763_701_400).expect("timestamp"),
     };
     let computed = status::compute(
@@ -679,6 +680,7 @@ async fn non_idempotent_create_is_terminal_and_keeps_the_message() {
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
         auto_scaling: None,
+        progress_deadline_seconds: 600,
         now: Timestamp::from_second(1_763_701_400).expect("timestamp"),
     };
     let computed = status::compute(&input, &Outcome::Failed(err));

@@ -621,23 +621,16 @@ async fn runtime_errors_stall_with_the_aws_message_without_a_hot_loop() {
     operator.stop().await;
 }
 
-#[tokio::test]
-async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
-    let Setup { ctx, cluster, net } = setup("svc-fail").await;
-    let operator = ctx
-        .start_operator_with(Config {
-            resync_interval: Duration::from_secs(1),
-            ..Config::default()
-        })
-        .await;
-    ctx.apply_yaml(&service("web", &cluster, &net, ""))
-        .await
-        .expect("apply");
-    let svc = ready(&ctx, "web").await;
-    // The test bed's ECS simulation fails every later rollout of a service with this tag
-    // (standing in for tasks that never become healthy); the operator leaves tags under its
-    // own prefix alone.
-    let arn = svc.status.and_then(|s| s.service_arn).expect("service arn");
+/// Tags the ECS service so that the test bed's ECS simulation makes the tasks of its later
+/// deployments fail to start (standing in for an image that never becomes healthy), then
+/// applies such a deployment: a new TaskDefinition revision. The operator leaves tags under
+/// its own prefix alone. Returns the new revision's `family:2`.
+async fn break_next_rollout(ctx: &TestContext, svc: &ECSService) -> String {
+    let arn = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.service_arn.clone())
+        .expect("service arn");
     ctx.bed
         .ecs()
         .await
@@ -652,25 +645,207 @@ async fn failed_rollout_stalls_and_is_not_retried_in_a_loop() {
         .send()
         .await
         .expect("tag");
-
     let family = ctx.aws_name("app");
     ctx.apply_yaml(&task_definition("app", &family, "nginx:broken"))
         .await
         .expect("bad image");
-    let (_, reason, message) = wait_for("Stalled RolloutFailed", WAIT, || async {
-        condition_of(&ctx, "web", "Stalled")
+    format!("{family}:2")
+}
+
+/// The message of `type_` once it is True with `reason`.
+async fn wait_condition(ctx: &TestContext, name: &str, type_: &str, reason: &str) -> String {
+    let (_, _, message) = wait_for(&format!("{type_} {reason}"), WAIT, || async {
+        condition_of(ctx, name, type_)
             .await
-            .filter(|c| c.0 == "True")
+            .filter(|c| c.0 == "True" && c.1 == reason)
     })
     .await;
-    assert_eq!(reason, "RolloutFailed");
-    assert!(message.contains(&format!("{family}:2")), "{message}");
+    message
+}
+
+/// Waits until the operator has looked at ECS `n` more times (DescribeServices, by the
+/// reconciler or the batched observer), so that a check that nothing was done afterwards
+/// means something.
+async fn wait_for_observations(operator: &support::Operator, n: u64) {
+    let start = operator.calls.count("DescribeServices");
+    wait_for("the operator observing ECS again", WAIT, || async {
+        (operator.calls.count("DescribeServices") >= start + n).then_some(())
+    })
+    .await;
+}
+
+fn primary_deployment(svc: &aws_sdk_ecs::types::Service) -> aws_sdk_ecs::types::Deployment {
+    svc.deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .cloned()
+        .expect("a PRIMARY deployment")
+}
+
+/// Circuit breaker with rollback: ECS fails the rollout and rolls back; the operator stalls
+/// (`RolloutFailed`) and does not apply the failed revision again.
+#[tokio::test]
+async fn failed_rollout_with_rollback_stalls_and_is_not_retried_in_a_loop() {
+    let Setup { ctx, cluster, net } = setup("svc-fail").await;
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    let breaker =
+        "  deploymentConfiguration:\n    deploymentCircuitBreaker: {enable: true, rollback: true}";
+    ctx.apply_yaml(&service("web", &cluster, &net, breaker))
+        .await
+        .expect("apply");
+    let svc = ready(&ctx, "web").await;
+    let failing = break_next_rollout(&ctx, &svc).await;
+    let message = wait_condition(&ctx, "web", "Stalled", "RolloutFailed").await;
+    assert!(message.contains(&failing), "{message}");
+    assert!(message.contains("the service runs"), "{message}");
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert!(
+        ecs.task_definition().is_some_and(|td| td.ends_with(":1")),
+        "rolled back: {:?}",
+        ecs.task_definition()
+    );
+
     let updates = operator.calls.count("UpdateService");
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    wait_for_observations(&operator, 5).await;
     assert_eq!(
         operator.calls.count("UpdateService"),
         updates,
         "a failed revision is not re-applied in a loop"
+    );
+    operator.stop().await;
+}
+
+/// Circuit breaker without rollback (`enable: true, rollback: false`): ECS fails the rollout
+/// and leaves it in place, the old deployment's tasks still serving.
+#[tokio::test]
+async fn failed_rollout_without_rollback_stalls_in_place() {
+    let Setup { ctx, cluster, net } = setup("svc-fail-norb").await;
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    let breaker =
+        "  deploymentConfiguration:\n    deploymentCircuitBreaker: {enable: true, rollback: false}";
+    ctx.apply_yaml(&service("web", &cluster, &net, breaker))
+        .await
+        .expect("apply");
+    let svc = ready(&ctx, "web").await;
+    let failing = break_next_rollout(&ctx, &svc).await;
+    let message = wait_condition(&ctx, "web", "Stalled", "RolloutFailed").await;
+    assert!(message.contains(&failing), "{message}");
+    assert!(message.contains("did not roll back"), "{message}");
+
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    let primary = primary_deployment(&ecs);
+    assert_eq!(primary.rollout_state().map(|r| r.as_str()), Some("FAILED"));
+    assert!(
+        primary
+            .task_definition()
+            .is_some_and(|td| td.ends_with(":2")),
+        "no rollback: {:?}",
+        primary.task_definition()
+    );
+    assert_eq!(ecs.running_count(), 2, "the old tasks keep serving");
+    let status = get_opt(&ctx.api::<ECSService>(), "web")
+        .await
+        .and_then(|s| s.status)
+        .expect("status");
+    assert_eq!(status.rollout_state.as_deref(), Some("FAILED"));
+    assert!(
+        status
+            .failed_task_definition
+            .is_some_and(|td| td.ends_with(":2"))
+    );
+
+    let updates = operator.calls.count("UpdateService");
+    wait_for_observations(&operator, 5).await;
+    assert_eq!(
+        operator.calls.count("UpdateService"),
+        updates,
+        "a failed revision is not re-applied in a loop"
+    );
+    operator.stop().await;
+}
+
+/// No circuit breaker (ECS's default): ECS keeps replacing the failing tasks and the rollout
+/// never fails. The operator reports it `Progressing` with the failed-task count, then
+/// `Stalled` (`RolloutStuck`) once `progressDeadlineSeconds` have passed, and `Ready` again
+/// once a working revision rolls out. The previous test bed failed and rolled back such a
+/// rollout, and this test asserted `RolloutFailed` for it.
+#[tokio::test]
+async fn rollout_without_circuit_breaker_is_progressing_then_stuck() {
+    let Setup { ctx, cluster, net } = setup("svc-stuck").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service(
+        "web",
+        &cluster,
+        &net,
+        "  progressDeadlineSeconds: 10",
+    ))
+    .await
+    .expect("apply");
+    let svc = ready(&ctx, "web").await;
+    let failing = break_next_rollout(&ctx, &svc).await;
+
+    let progressing = wait_for("Progressing with failed tasks", WAIT, || async {
+        condition_of(&ctx, "web", "Progressing")
+            .await
+            .filter(|c| c.0 == "True" && c.2.contains("failed to start"))
+    })
+    .await;
+    assert_eq!(progressing.1, "RolloutInProgress");
+    assert!(progressing.2.contains(&failing), "{}", progressing.2);
+
+    let message = wait_condition(&ctx, "web", "Stalled", "RolloutStuck").await;
+    assert!(message.contains("tasks failed to start"), "{message}");
+    assert!(
+        message.contains("progressDeadlineSeconds (10 s)"),
+        "{message}"
+    );
+    assert_eq!(
+        condition_of(&ctx, "web", "Ready").await.map(|c| (c.0, c.1)),
+        Some(("False".into(), "RolloutStuck".into()))
+    );
+    assert!(
+        !events_with_reason(&ctx, "RolloutStuck").await.is_empty(),
+        "an Event says the rollout is stuck"
+    );
+    // ECS itself still has the rollout in progress: nothing failed or rolled back.
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    let primary = primary_deployment(&ecs);
+    assert_eq!(
+        primary.rollout_state().map(|r| r.as_str()),
+        Some("IN_PROGRESS")
+    );
+    assert!(primary.failed_tasks() > 0);
+
+    // A working revision (the simulation fails only while the tag is there) rolls out.
+    let arn = ecs.service_arn().expect("arn").to_string();
+    ctx.bed
+        .ecs()
+        .await
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("ecs-operator.dev/simulate-rollout-failure")
+        .send()
+        .await
+        .expect("untag");
+    ctx.apply_yaml(&task_definition("app", &ctx.aws_name("app"), "nginx:1.28"))
+        .await
+        .expect("fixed image");
+    let fixed = ready(&ctx, "web").await;
+    assert!(
+        fixed
+            .status
+            .and_then(|s| s.task_definition_arn)
+            .is_some_and(|td| td.ends_with(":3"))
     );
     operator.stop().await;
 }

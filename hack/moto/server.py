@@ -7,7 +7,7 @@ Run it with the python of the venv that has ``moto[server]`` (see
     python hack/moto/server.py --port 5000 [--host 127.0.0.1] [--tick 0.5]
                                [--rollout-delay 1.0] [--cloudmap-operation-delay 1.0]
                                [--task-start-delay 1.0] [--task-run-seconds 2.0]
-                               [--no-scheduler] [--verbose]
+                               [--visibility-lag 0] [--no-scheduler] [--verbose]
 
 It serves moto's normal multi-service endpoint (the same WSGI application as
 the ``moto_server`` command: ``DomainDispatcherApplication`` +
@@ -87,31 +87,50 @@ Events
     start." and "(service X) rolling back to deployment ecs-svc/...".  The
     wording approximates real ECS; do not parse it.
 
-Failed rollouts and circuit-breaker rollback (on request)
+Failed rollouts and the deployment circuit breaker (on request)
     If the service carries the tag ``ecs-operator.dev/simulate-rollout-failure
     = true`` (ECS tags, TagResource/CreateService ``tags``; checked when the
-    delay expires) then every deployment except the service's first one (the
-    one CreateService started) and rollback deployments fails
-    ``D`` seconds after it started, as if ECS's deployment circuit breaker
-    with ``rollback: true`` tripped:
+    delay expires) then the tasks of every deployment except the service's
+    first one (the one CreateService started) and rollback deployments fail
+    to start, ``D`` seconds after it started.  What happens then follows the
+    service's ``deploymentConfiguration.deploymentCircuitBreaker``, as in ECS
+    (the configuration is kept and returned, see below):
 
-    * the failed deployment gets status ACTIVE, rolloutState FAILED,
-      rolloutStateReason "ECS deployment circuit breaker: tasks failed to
-      start.", failedTasks = its desiredCount (at least 1), runningCount 0,
-      pendingCount 0;
-    * a new rollback deployment (new id) for the task definition of the last
-      COMPLETED deployment becomes PRIMARY, already COMPLETED with runningCount
-      = desiredCount (the old tasks never stopped), the older ACTIVE
-      deployments are dropped, and the service's ``taskDefinition`` is set
-      back to that task definition;
-    * the FAILED deployment stays listed for another ``D`` seconds, then is
-      removed.
+    * circuit breaker off (ECS's default): ECS keeps replacing the failed
+      tasks.  The deployment stays PRIMARY and IN_PROGRESS, runningCount 0,
+      pendingCount desiredCount, and its ``failedTasks`` grows by
+      desiredCount (at least 1) every ``D`` seconds; the previous deployments
+      keep their running tasks.  Events: "(service X) is unable to
+      consistently start tasks successfully." once, "has started N tasks"
+      for every batch.
+    * ``enable: true, rollback: false``: the deployment gets rolloutState
+      FAILED, rolloutStateReason "ECS deployment circuit breaker: tasks
+      failed to start.", failedTasks = its desiredCount (at least 1),
+      runningCount 0, pendingCount 0, and stays PRIMARY; the service keeps
+      the failed task definition and the previous deployments keep their
+      running tasks.  Event "(service X) (deployment ecs-svc/...) deployment
+      failed: tasks failed to start."
+    * ``enable: true, rollback: true``: as above, then a new rollback
+      deployment (new id) for the task definition of the last COMPLETED
+      deployment becomes PRIMARY, already COMPLETED with runningCount =
+      desiredCount (the old tasks never stopped), the older ACTIVE
+      deployments are dropped, the service's ``taskDefinition`` is set back
+      to that task definition, the FAILED deployment becomes ACTIVE and
+      stays listed for another ``D`` seconds, then is removed.  Event
+      "(service X) rolling back to deployment ecs-svc/...".  If no
+      deployment ever completed there is nothing to roll back to and the
+      PRIMARY deployment just stays FAILED.  A rollback deployment never
+      fails.
 
-    The circuit-breaker settings of the service are not consulted (moto's
-    CreateService drops ``deploymentConfiguration``): with the tag, rollback
-    always happens.  If no deployment ever completed there is nothing to roll
-    back to and the PRIMARY deployment just stays FAILED.  A rollback
-    deployment never fails.
+    ECS trips the breaker after a threshold of failed tasks (at least 10);
+    the simulation trips it on the first failed batch.
+
+Deployment configuration
+    moto drops CreateService/UpdateService's ``deploymentConfiguration``.
+    The simulation keeps it and DescribeServices returns it with ECS's
+    defaults filled in (REPLICA: circuit breaker off, maximumPercent 200,
+    minimumHealthyPercent 100; DAEMON: 100/0); UpdateService replaces only
+    the members it sets.  Only the circuit breaker has an effect (above).
 
 Deleting a service
     moto's DeleteService refuses a service with desiredCount > 0 unless
@@ -125,7 +144,64 @@ Deleting a service
     in ECS (plain moto updates it).  moto keeps INACTIVE services in
     DescribeServices/ListServices (real ECS lists only ACTIVE/DRAINING ones
     and stops describing INACTIVE ones after a while); a CreateService with
-    the same name replaces the old record.
+    the same name replaces an INACTIVE record (ACTIVE and DRAINING ones: see
+    Idempotency).
+
+Idempotency (clientToken)
+    plain moto ignores ``clientToken`` and a CreateService with the name of
+    an existing service silently replaces it.  The simulation follows ECS
+    ("Ensuring idempotency" in the ECS API reference, and the errors ECS is
+    known to answer).  Tokens are scoped to a cluster and remembered for 24
+    hours (documented for RunTask, assumed for CreateService); "the same
+    parameters" means the whole request but the token is the same.
+
+    * CreateService, a DRAINING service of that name: InvalidParameterException
+      "Unable to Start a service that is still Draining.".
+    * CreateService, an ACTIVE service of that name: the request that created
+      it again (same token, same parameters) answers that service as it is
+      now, creating and changing nothing; anything else (another token, no
+      token, other parameters) gets InvalidParameterException "Creation of
+      service was not idempotent." and the service is left alone.
+    * CreateService, the name free (or INACTIVE): a token this cluster saw
+      with other parameters (or another service name) gets "Creation of
+      service was not idempotent." too (AWS's rule for a reused token; ECS
+      documents it for RunTask); the same token with the same parameters
+      answers the service it created, whatever its status now (ECS: "the
+      retry succeeds without performing any further actions").
+    * RunTask with a token seen before: the same parameters answer the tasks
+      the first request started (nothing new starts); other parameters get
+      ConflictException with ``resourceIds`` = those task ARNs, as
+      documented.  RunTask without a token (the SDKs generate one, except
+      the Rust SDK) always starts new tasks.
+
+Eventual consistency (visibility lag)
+    ECS is eventually consistent: a ListTasks right after RunTask can miss
+    the task.  With a visibility lag ``L`` (``--visibility-lag``, env
+    ``ECS_SIM_VISIBILITY_LAG``, default 0 = off), every task definition
+    revision, task and service created from then on stays out of the read
+    calls for ``L`` seconds: ListTaskDefinitions,
+    ListTaskDefinitionFamilies, DescribeTaskDefinition (ClientException
+    "Unable to describe task definition."; a bare family resolves to its
+    latest *visible* revision), ListTasks, DescribeTasks (left out),
+    ListServices, DescribeServices (failure MISSING).  The creating call
+    answers at once with everything, and every other call (CreateService
+    with a revision just registered, StopTask of a task just started,
+    UpdateService, the simulation itself) sees it at once.  Changes to
+    existing resources are not delayed.  ``L`` can be changed at run time
+    (for what is created afterwards): ``curl -X PUT --data 2.5
+    http://HOST:PORT/ecs-sim/visibility-lag``; GET answers the current
+    value.  A correct client passes with any ``L``.
+
+moto crashes fixed
+    Input ECS accepts but plain moto answers with HTTP 500:
+
+    * RunTask of a task definition that sets memory only at task level
+      (normal for Fargate): moto adds the containers' ``None`` memory.
+      Containers without memory count 0; the task's cpu/memory is the
+      floor of what a task reserves.
+    * RunTask with the EC2 launch type in a cluster without container
+      instances: ECS answers 200 with no task and the failure "No Container
+      Instances were found in your cluster.".
 
 Standalone tasks (RunTask, StopTask)
     Tasks started with RunTask follow the clock, not the number of
@@ -287,21 +363,21 @@ What is NOT simulated
   ListTasks/DescribeTasks show nothing for services; the task ids in event
   messages are random.
 * For RunTask: placement failures (RunTask ``failures`` such as
-  RESOURCE:MEMORY), TaskFailedToStart, container ``reason``s, the
-  ``clientToken`` idempotency window, stopTimeout, and ListTasks' default
-  of desiredStatus RUNNING (moto lists every task without the filter).
+  RESOURCE:MEMORY; only "No Container Instances"), TaskFailedToStart,
+  container ``reason``s, stopTimeout, and ListTasks' default of
+  desiredStatus RUNNING (moto lists every task without the filter).
 * Task health, container health checks, load-balancer target health, Cloud
   Map health checks (instances are always HEALTHY), Route 53 records for
   DNS namespaces, placement, capacity (container instances, Fargate
   capacity), minimumHealthyPercent / maximumPercent batching: every rollout
   takes exactly ``D`` seconds.
-* Any real cause of failure: rollouts fail only because of the tag above.
+* Any real cause of failure: rollouts fail only because of the tag above;
+  the circuit breaker's failure threshold (it trips on the first failed
+  batch) and its alarms-based variant.
 * Deployments for configuration changes other than the task definition and
   serviceRegistries (e.g. networkConfiguration, capacity provider strategy)
   unless forceNewDeployment is given; CODE_DEPLOY/EXTERNAL deployment controllers,
-  task sets, DAEMON-specific behaviour; ECS's "Creation of service was not
-  idempotent" / "still Draining" errors (moto silently replaces a service
-  that has the same name).
+  task sets, DAEMON-specific behaviour.
 
 Concurrency
 ===========
@@ -320,6 +396,7 @@ Exceptions in the simulation are logged to stderr and the loop carries on.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import itertools
 import json
 import os
@@ -642,13 +719,51 @@ class Scheduler:
         self.add_event(svc, f"{self.label(svc)} has reached a steady state.")
         debug(f"{svc.arn}: deployment {prim['id']} COMPLETED")
 
-    def fail(self, backend: Any, svc: Any, st: ServiceState, prim: dict[str, Any]) -> None:
+    def tasks_failed(
+        self, backend: Any, svc: Any, st: ServiceState, prim: dict[str, Any]
+    ) -> None:
+        """A batch of the deployment's tasks failed to start: what happens next is
+        the service's circuit breaker's call (see circuit_breaker)."""
+        enable, rollback = circuit_breaker(svc)
+        if enable:
+            self.fail(backend, svc, st, prim, rollback)
+        else:
+            self.retry_failed_tasks(svc, st, prim)
+
+    def retry_failed_tasks(self, svc: Any, st: ServiceState, prim: dict[str, Any]) -> None:
+        """No circuit breaker: ECS keeps launching replacements for ever; the
+        deployment stays IN_PROGRESS and its failedTasks climbs by one batch
+        every delay."""
+        batch = max(int(prim.get("desiredCount") or 0), 1)
+        first = not int(prim.get("failedTasks") or 0)
+        prim.update(
+            failedTasks=int(prim.get("failedTasks") or 0) + batch,
+            runningCount=0,
+            pendingCount=int(svc.desired_count or 0),
+            updatedAt=utcnow(),
+        )
+        st.started[prim["id"]] = time.monotonic()
+        if first:
+            self.add_event(
+                svc, f"{self.label(svc)} is unable to consistently start tasks successfully."
+            )
+        self.add_event(svc, f"{self.label(svc)} has started {batch} tasks: {task_ids(batch)}.")
+        debug(f"{svc.arn}: deployment {prim['id']} failedTasks {prim['failedTasks']}")
+
+    def fail(
+        self,
+        backend: Any,
+        svc: Any,
+        st: ServiceState,
+        prim: dict[str, Any],
+        rollback: bool = True,
+    ) -> None:
         now = utcnow()
         failed = max(int(prim.get("desiredCount") or 0), 1)
         prim.update(
             runningCount=0,
             pendingCount=0,
-            failedTasks=failed,
+            failedTasks=int(prim.get("failedTasks") or 0) + failed,
             rolloutState="FAILED",
             rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
             updatedAt=now,
@@ -659,6 +774,12 @@ class Scheduler:
             f"{self.label(svc)} (deployment {prim['id']}) deployment failed: tasks failed to start.",
         )
         target = st.last_completed_td
+        if not rollback:
+            # The FAILED deployment stays PRIMARY; the older ones keep their tasks.
+            self.prune(svc, st)
+            self.sync_counts(backend, svc)
+            debug(f"{svc.arn}: deployment {prim['id']} FAILED, no rollback (circuit breaker)")
+            return
         if not target:
             # Nothing to roll back to: the PRIMARY stays FAILED.
             self.prune(svc, st)
@@ -768,7 +889,7 @@ class Scheduler:
                     and prim["id"] != st.first_deployment_id
                     and prim["id"] not in st.rollback_ids
                 ):
-                    self.fail(backend, svc, st, prim)
+                    self.tasks_failed(backend, svc, st, prim)
                 else:
                     self.complete(backend, svc, st, prim)
         elif (
@@ -1708,6 +1829,488 @@ def install_cloudmap_hooks(cloudmap: CloudMapSim) -> None:
     Response.update_http_namespace = resp_update_http_namespace  # type: ignore[method-assign]
 
 
+# --------------------------------------------------------------------------
+# Deployment configuration (moto drops it) and the circuit breaker it sets.
+
+# What ECS reports for a service created without deploymentConfiguration.
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+DAEMON_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 100,
+    "minimumHealthyPercent": 0,
+}
+
+
+def circuit_breaker(svc: Any) -> tuple[bool, bool]:
+    """(enable, rollback) of the service's deployment circuit breaker."""
+    config = getattr(svc, "deployment_configuration", None) or {}
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    return bool(breaker.get("enable")), bool(breaker.get("rollback"))
+
+
+def apply_deployment_configuration(svc: Any, requested: Any) -> None:
+    """Store CreateService/UpdateService's deploymentConfiguration on moto's
+    service (moto's serializer then returns it in DescribeServices): ECS's
+    defaults first, each member the request sets replaces the stored one."""
+    current = getattr(svc, "deployment_configuration", None)
+    if current is None:
+        daemon = getattr(svc, "scheduling_strategy", None) == "DAEMON"
+        base = DAEMON_DEPLOYMENT_CONFIGURATION if daemon else DEFAULT_DEPLOYMENT_CONFIGURATION
+        current = json.loads(json.dumps(base))
+    if isinstance(requested, dict):
+        current.update(json.loads(json.dumps(requested)))
+    svc.deployment_configuration = current
+
+
+def install_deployment_configuration_hooks() -> None:
+    """Keep the deploymentConfiguration of CreateService and UpdateService."""
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_create: Callable[..., Any] = Response.create_service
+    orig_update: Callable[..., Any] = Response.update_service
+
+    def create_service(self: Any) -> Any:
+        with LOCK:
+            result = orig_create(self)
+            apply_deployment_configuration(
+                result.result["service"], self.params.get("deploymentConfiguration")
+            )
+            return result
+
+    def update_service(self: Any) -> Any:
+        with LOCK:
+            try:
+                svc = self.ecs_backend._get_service(
+                    self.params.get("cluster") or "default",
+                    str(self.params.get("service") or "").split("/")[-1],
+                )
+                before = getattr(svc, "deployment_configuration", None)
+            except Exception:  # moto answers the error
+                before = None
+            result = orig_update(self)
+            svc = result.result["service"]
+            # moto stores every UpdateService parameter as given, replacing the whole
+            # configuration; ECS replaces only the members the request sets.
+            svc.deployment_configuration = before
+            apply_deployment_configuration(svc, self.params.get("deploymentConfiguration"))
+            return result
+
+    Response.create_service = create_service  # type: ignore[method-assign]
+    Response.update_service = update_service  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Idempotency (clientToken) of CreateService and RunTask, as ECS does it.
+
+# How long ECS remembers a client token.  Documented for RunTask (24 hours);
+# assumed the same for CreateService.
+CLIENT_TOKEN_TTL = 24 * 3600.0
+CREATE_REQUEST_ATTR = "_ecs_sim_create_request"
+NOT_IDEMPOTENT = "Creation of service was not idempotent."
+STILL_DRAINING = "Unable to Start a service that is still Draining."
+TOKEN_CONFLICT = "The specified client token is already in use with a different RunTask request."
+
+
+def request_fingerprint(params: dict[str, Any]) -> str:
+    """The parameters of a request, minus its client token, in a comparable form."""
+    rest = {k: v for k, v in params.items() if k != "clientToken"}
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def ecs_conflict(message: str, resource_ids: list[str]) -> Exception:
+    """ECS's ConflictException (RunTask's reused client token), serialised by moto
+    from the ECS model with its ``resourceIds`` member."""
+    from moto.core.exceptions import ServiceException
+
+    # Outside moto's packages, like cloudmap_error: moto looks the shape up in the
+    # model of the request's service.
+    class ConflictError(ServiceException):
+        pass
+
+    err = ConflictError("ConflictException", message)
+    err.resource_ids = list(resource_ids)  # type: ignore[attr-defined]
+    return err
+
+
+class IdempotencySim:
+    """Client tokens ECS has seen, per (account, region, cluster, token):
+    (request fingerprint, what the request created, monotonic time).  ECS scopes
+    tokens to a cluster.  Call with LOCK held."""
+
+    def __init__(self) -> None:
+        self.services: dict[tuple[str, str, str, str], tuple[str, Any, float]] = {}
+        self.runs: dict[tuple[str, str, str, str], tuple[str, list[Any], float]] = {}
+
+    @staticmethod
+    def live(entry: Any) -> bool:
+        return entry is not None and time.monotonic() - entry[2] < CLIENT_TOKEN_TTL
+
+    def create_service(self, backend: Any, params: dict[str, Any], create: Callable[[], Any]) -> Any:
+        """CreateService: the service to answer with (``create()`` makes a new one).
+
+        * a DRAINING service of that name: InvalidParameterException "Unable to
+          Start a service that is still Draining.";
+        * an ACTIVE service of that name: the same service when this token and
+          these parameters created it (a retry), else InvalidParameterException
+          "Creation of service was not idempotent." (another token, no token, or
+          other parameters);
+        * no service of that name (or an INACTIVE one): a token already used in
+          this cluster with other parameters (another name included) gets
+          "Creation of service was not idempotent." too; the same token with
+          the same parameters answers the service it created, whatever its
+          status now; otherwise a new service.
+        """
+        from moto.ecs.exceptions import InvalidParameterException
+
+        cluster = backend._get_cluster(params.get("cluster") or "default")
+        name = str(params.get("serviceName") or "")
+        token = params.get("clientToken")
+        fingerprint = request_fingerprint(params)
+        existing = backend.services.get(f"{cluster.name}:{name}")
+        if existing is not None and existing.status == "DRAINING":
+            raise InvalidParameterException(STILL_DRAINING)
+        if existing is not None and existing.status == "ACTIVE":
+            if token and getattr(existing, CREATE_REQUEST_ATTR, None) == (token, fingerprint):
+                debug(f"{existing.arn}: CreateService retried with the same token")
+                return existing
+            raise InvalidParameterException(NOT_IDEMPOTENT)
+        key = (backend.account_id, backend.region_name, cluster.name, str(token))
+        seen = self.services.get(key) if token else None
+        if self.live(seen):
+            if seen[0] != fingerprint:  # type: ignore[index]
+                raise InvalidParameterException(NOT_IDEMPOTENT)
+            return seen[1]  # type: ignore[index]
+        svc = create()
+        setattr(svc, CREATE_REQUEST_ATTR, (token, fingerprint))
+        if token:
+            self.services[key] = (fingerprint, svc, time.monotonic())
+        return svc
+
+    def run_task(
+        self, backend: Any, params: dict[str, Any], run: Callable[[], list[Any]]
+    ) -> list[Any]:
+        """RunTask: the same token with the same parameters answers the tasks the
+        first request started (nothing new starts); with other parameters
+        ConflictException naming those tasks in ``resourceIds``."""
+        token = params.get("clientToken")
+        if not token:
+            return run()
+        cluster = backend._get_cluster(params.get("cluster") or "default")
+        key = (backend.account_id, backend.region_name, cluster.name, str(token))
+        fingerprint = request_fingerprint(params)
+        seen = self.runs.get(key)
+        if self.live(seen):
+            if seen[0] != fingerprint:  # type: ignore[index]
+                raise ecs_conflict(TOKEN_CONFLICT, [t.task_arn for t in seen[1]])  # type: ignore[index]
+            debug(f"RunTask retried with token {token}: {len(seen[1])} tasks")  # type: ignore[index]
+            return list(seen[1])  # type: ignore[index]
+        tasks = run()
+        self.runs[key] = (fingerprint, list(tasks), time.monotonic())
+        return tasks
+
+
+def install_idempotency_hooks(idem: IdempotencySim) -> None:
+    """Wrap the CreateService and RunTask *responses*: only they see the request's
+    clientToken and full parameters (moto's backend gets neither)."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_create: Callable[..., Any] = Response.create_service
+    orig_run: Callable[..., Any] = Response.run_task
+
+    def create_service(self: Any) -> Any:
+        with LOCK:
+            made: list[Any] = []
+
+            def create() -> Any:
+                made.append(orig_create(self))
+                return self.ecs_backend.services[
+                    f"{self.ecs_backend._get_cluster(self.params.get('cluster') or 'default').name}"
+                    f":{self.params.get('serviceName')}"
+                ]
+
+            svc = idem.create_service(self.ecs_backend, dict(self.params), create)
+            return made[0] if made else ActionResult({"service": svc})
+
+    def run_task(self: Any) -> Any:
+        with LOCK:
+            made: list[Any] = []
+
+            def run() -> list[Any]:
+                result = orig_run(self)
+                made.append(result)
+                return list(result.result.get("tasks") or [])
+
+            tasks = idem.run_task(self.ecs_backend, dict(self.params), run)
+            return made[0] if made else ActionResult({"tasks": tasks, "failures": []})
+
+    Response.create_service = create_service  # type: ignore[method-assign]
+    Response.run_task = run_task  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Eventual consistency: new task definitions, tasks and services show up in
+# List*/Describe* only after a lag.
+
+VISIBLE_AT_ATTR = "_ecs_sim_visible_at"
+# True while an ECS List*/Describe* request is being answered: only those
+# answers hide what is not visible yet; the simulation and the other calls
+# (CreateService with a task definition just registered, StopTask of a task
+# just started, ...) see everything.
+_READING: "contextvars.ContextVar[bool]" = contextvars.ContextVar("ecs_sim_reading", default=False)
+READ_ACTIONS = (
+    "list_task_definitions",
+    "list_task_definition_families",
+    "describe_task_definition",
+    "list_tasks",
+    "describe_tasks",
+    "list_services",
+    "describe_services",
+)
+
+
+class Visibility:
+    """The visibility lag (seconds) given to what is created from now on."""
+
+    def __init__(self, lag: float) -> None:
+        self.lag = lag
+
+    def mark(self, obj: Any) -> None:
+        if self.lag > 0:
+            setattr(obj, VISIBLE_AT_ATTR, time.monotonic() + self.lag)
+
+    @staticmethod
+    def hidden(obj: Any) -> bool:
+        if not _READING.get():
+            return False
+        at = getattr(obj, VISIBLE_AT_ATTR, None)
+        return at is not None and time.monotonic() < at
+
+
+def install_visibility_hooks(vis: Visibility) -> None:
+    """Mark what RegisterTaskDefinition, RunTask and CreateService create, and
+    leave it out of the read calls until its lag has passed.  Install after the
+    other ECS hooks (it wraps them)."""
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_register: Callable[..., Any] = Backend.register_task_definition
+    orig_run: Callable[..., Any] = Backend.run_task
+    orig_create: Callable[..., Any] = Backend.create_service
+    orig_list_tds: Callable[..., Any] = Backend.list_task_definitions
+    orig_families: Callable[..., Any] = Backend.list_task_definition_families
+    orig_describe_td: Callable[..., Any] = Backend.describe_task_definition
+    orig_list_tasks: Callable[..., Any] = Backend.list_tasks
+    orig_describe_tasks: Callable[..., Any] = Backend.describe_tasks
+    orig_list_services: Callable[..., Any] = Backend.list_services
+    orig_describe_services: Callable[..., Any] = Backend.describe_services
+
+    def register_task_definition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        td = orig_register(self, *args, **kwargs)
+        vis.mark(td)
+        return td
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = orig_run(self, *args, **kwargs)
+        for task in tasks:
+            vis.mark(task)
+        return tasks
+
+    def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+        svc = orig_create(self, *args, **kwargs)
+        vis.mark(svc)
+        return svc
+
+    def td_of_arn(self: Any, arn: str) -> Any:
+        family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
+        return (self.task_definitions.get(family) or {}).get(int(rev)) if rev.isdigit() else None
+
+    def list_task_definitions(self: Any, *args: Any, **kwargs: Any) -> list[str]:
+        arns = orig_list_tds(self, *args, **kwargs)
+        return [a for a in arns if not vis.hidden(td_of_arn(self, a))]
+
+    def list_task_definition_families(self: Any, *args: Any, **kwargs: Any) -> Iterable[str]:
+        for family in orig_families(self, *args, **kwargs):
+            if any(not vis.hidden(td) for td in self.task_definitions.get(family, {}).values()):
+                yield family
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        if not _READING.get():
+            return orig_describe_td(self, task_definition_str)
+        name = str(task_definition_str).split("/")[-1]
+        if ":" not in name:
+            # The latest revision ECS shows is the latest visible one.
+            visible = [
+                rev
+                for rev, td in self.task_definitions.get(name, {}).items()
+                if not vis.hidden(td)
+            ]
+            if not visible:
+                raise TaskDefinitionNotFoundException()
+            return self.task_definitions[name][max(visible)]
+        td = orig_describe_td(self, task_definition_str)
+        if vis.hidden(td):
+            raise TaskDefinitionNotFoundException()
+        return td
+
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return [t for t in orig_list_tasks(self, *args, **kwargs) if not vis.hidden(t)]
+
+    def describe_tasks(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return [t for t in orig_describe_tasks(self, *args, **kwargs) if not vis.hidden(t)]
+
+    def list_services(self: Any, *args: Any, **kwargs: Any) -> list[str]:
+        arns = orig_list_services(self, *args, **kwargs)
+        hidden = {s.arn for s in self.services.values() if vis.hidden(s)}
+        return [a for a in arns if a not in hidden]
+
+    def describe_services(self: Any, *args: Any, **kwargs: Any) -> Any:
+        services, failures = orig_describe_services(self, *args, **kwargs)
+        shown = [s for s in services if not vis.hidden(s)]
+        failures = list(failures) + [
+            {"arn": s.arn, "reason": "MISSING"} for s in services if vis.hidden(s)
+        ]
+        return shown, failures
+
+    def make_read(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def read(self: Any) -> Any:
+            token = _READING.set(True)
+            try:
+                return orig(self)
+            finally:
+                _READING.reset(token)
+
+        return read
+
+    for action in READ_ACTIONS:
+        setattr(Response, action, make_read(getattr(Response, action)))
+    Backend.register_task_definition = register_task_definition  # type: ignore[method-assign]
+    Backend.run_task = run_task  # type: ignore[method-assign]
+    Backend.create_service = create_service  # type: ignore[method-assign]
+    Backend.list_task_definitions = list_task_definitions  # type: ignore[method-assign]
+    Backend.list_task_definition_families = list_task_definition_families  # type: ignore[method-assign]
+    Backend.describe_task_definition = describe_task_definition  # type: ignore[method-assign]
+    Backend.list_tasks = list_tasks  # type: ignore[method-assign]
+    Backend.describe_tasks = describe_tasks  # type: ignore[method-assign]
+    Backend.list_services = list_services  # type: ignore[method-assign]
+    Backend.describe_services = describe_services  # type: ignore[method-assign]
+
+
+class SimControl:
+    """``/ecs-sim/visibility-lag``: GET answers the lag in seconds, PUT or POST
+    with a number as body sets it for what is created from then on."""
+
+    PATH = "/ecs-sim/visibility-lag"
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], vis: Visibility) -> None:
+        self.app = app
+        self.vis = vis
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "") != self.PATH:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method in ("PUT", "POST"):
+            try:
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                lag = float(environ["wsgi.input"].read(size).decode().strip())
+                if lag < 0:
+                    raise ValueError(lag)
+            except (ValueError, UnicodeDecodeError):
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b"the body must be a number of seconds >= 0\n"]
+            with LOCK:
+                self.vis.lag = lag
+            log(f"visibility lag set to {lag}s")
+        elif method != "GET":
+            start_response("405 Method Not Allowed", [("Allow", "GET, PUT, POST")])
+            return [b""]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{self.vis.lag}\n".encode()]
+
+
+# --------------------------------------------------------------------------
+# moto crashes (HTTP 500) on input ECS accepts.
+
+
+def task_level_units(raw: Any) -> int:
+    """A task-level ``cpu``/``memory``: "512", or with a unit ("1 GB", "0.5 vCPU")."""
+    text = str(raw or "").strip().upper()
+    try:
+        if text.endswith("GB"):
+            return int(float(text[:-2]) * 1024)
+        if text.endswith("VCPU"):
+            return int(float(text[:-4]) * 1024)
+        return int(float(text or 0))
+    except ValueError:
+        return 0
+
+
+def install_moto_fixes() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+
+    def task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+        """moto's version adds each container's memory, None when only the task
+        sets memory (normal for Fargate): TypeError, HTTP 500 from RunTask.  A
+        container without memory counts 0; a task-level cpu/memory is the
+        floor, as ECS reserves it for the task."""
+        cpu = memory = 0
+        ports: list[Any] = []
+        for cd in task_definition.container_definitions:
+            cpu += int(cd.get("cpu", cd.get("Cpu")) or 0)
+            memory += int(
+                cd.get("memory")
+                or cd.get("Memory")
+                or cd.get("memoryReservation")
+                or cd.get("MemoryReservation")
+                or 0
+            )
+            for mapping in cd.get("portMappings", cd.get("PortMappings")) or []:
+                port = mapping.get("hostPort", mapping.get("HostPort"))
+                if port is not None:
+                    ports.append(port)
+        memory = max(memory, task_level_units(getattr(task_definition, "memory", None)))
+        cpu = max(cpu, task_level_units(getattr(task_definition, "cpu", None)))
+        return {"CPU": cpu, "MEMORY": memory, "PORTS": ports, "PORTS_UDP": []}
+
+    Backend._calculate_task_resource_requirements = staticmethod(  # type: ignore[method-assign]
+        task_resource_requirements
+    )
+
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_run: Callable[..., Any] = Response.run_task
+
+    def run_task(self: Any) -> Any:
+        """An EC2 RunTask in a cluster without container instances: moto raises a
+        bare Exception (HTTP 500); ECS answers with a failure and no task."""
+        try:
+            return orig_run(self)
+        except Exception as e:
+            if not str(e).startswith("No instances found in cluster"):
+                raise
+            cluster = self.ecs_backend._get_cluster(self.params.get("cluster") or "default")
+            return ActionResult(
+                {
+                    "tasks": [],
+                    "failures": [
+                        {
+                            "arn": cluster.arn,
+                            "reason": "No Container Instances were found in your cluster.",
+                        }
+                    ],
+                }
+            )
+
+    Response.run_task = run_task  # type: ignore[method-assign]
+
+
 class LockingMiddleware:
     """Serialise ECS, Cloud Map and /moto-api requests with the simulation
     thread; settle due Cloud Map operations before each Cloud Map request and
@@ -1798,6 +2401,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(env ECS_SIM_TASK_RUN_SECONDS, default 2.0)",
     )
     p.add_argument(
+        "--visibility-lag",
+        type=float,
+        default=env_float("ECS_SIM_VISIBILITY_LAG", 0.0),
+        help="seconds before a new task definition, task or service shows in "
+        "List*/Describe* (env ECS_SIM_VISIBILITY_LAG, default 0; PUT "
+        f"{SimControl.PATH} changes it at run time)",
+    )
+    p.add_argument(
         "--no-scheduler",
         action="store_true",
         help="plain moto, no ECS or Cloud Map simulation",
@@ -1816,6 +2427,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--task-start-delay must be >= 0")
     if args.task_run_seconds < 0:
         p.error("--task-run-seconds must be >= 0")
+    if args.visibility_lag < 0:
+        p.error("--visibility-lag must be >= 0")
     return args
 
 
@@ -1837,10 +2450,15 @@ def main(argv: list[str] | None = None) -> None:
         cloudmap = CloudMapSim(args.cloudmap_operation_delay)
         tasks = TaskSim(args.task_start_delay, args.task_run_seconds)
         sched = Scheduler(args.rollout_delay, cloudmap, tasks)
+        visibility = Visibility(args.visibility_lag)
+        install_moto_fixes()
         install_hooks(sched)
         install_task_hooks(tasks)
+        install_deployment_configuration_hooks()
+        install_idempotency_hooks(IdempotencySim())
+        install_visibility_hooks(visibility)
         install_cloudmap_hooks(cloudmap)
-        app = LockingMiddleware(app, cloudmap, tasks)
+        app = SimControl(LockingMiddleware(app, cloudmap, tasks), visibility)
 
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
@@ -1865,7 +2483,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.no_scheduler
         else f"ECS scheduler simulation on (tick {args.tick}s, rollout delay "
         f"{args.rollout_delay}s, task start delay {args.task_start_delay}s, task run "
-        f"{args.task_run_seconds}s, Cloud Map operation delay {args.cloudmap_operation_delay}s)"
+        f"{args.task_run_seconds}s, Cloud Map operation delay {args.cloudmap_operation_delay}s, "
+        f"visibility lag {args.visibility_lag}s)"
     )
     print(
         f"moto {moto.__version__} serving on http://{args.host}:{port} - {sim}",

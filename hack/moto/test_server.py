@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,6 +40,9 @@ WAIT = 10.0  # bound for every eventual condition
 STARTUP = 60.0  # importing moto takes a few seconds
 FAILURE_TAG = "ecs-operator.dev/simulate-rollout-failure"
 CONTAINERS = [{"name": "app", "image": "nginx:latest", "memory": 128}]
+# ECS's deployment circuit breaker, as CreateService/UpdateService take it.
+ROLLBACK = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+NO_ROLLBACK = {"deploymentCircuitBreaker": {"enable": True, "rollback": False}}
 
 
 def free_port() -> int:
@@ -59,12 +63,15 @@ def client(endpoint: str, service: str, **config: Any) -> Any:
 
 
 @contextlib.contextmanager
-def start_server(*extra: str) -> Iterator[str]:
+def start_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()
+    extra_env = env or {}
     env = dict(os.environ)
     env.pop("MOTO_ECS_SERVICE_RUNNING", None)
+    env.pop("ECS_SIM_VISIBILITY_LAG", None)
+    env.update(extra_env)
     proc = subprocess.Popen(
         [sys.executable, str(SERVER), "--port", str(port), *extra],
         stdout=log,
@@ -298,7 +305,11 @@ def test_failure_tag_fails_and_rolls_back(ecs: Any, cluster: str, task_defs: Any
     _, td1, td2 = task_defs
     # The first deployment never fails, even with the tag.
     name, before = create_steady(
-        ecs, cluster, td1, tags=[{"key": FAILURE_TAG, "value": "true"}]
+        ecs,
+        cluster,
+        td1,
+        tags=[{"key": FAILURE_TAG, "value": "true"}],
+        deploymentConfiguration=ROLLBACK,
     )
     first_id = before["deployments"][0]["id"]
 
@@ -341,7 +352,7 @@ def test_failure_tag_fails_and_rolls_back(ecs: Any, cluster: str, task_defs: Any
 
 def test_failure_tag_added_later(ecs: Any, cluster: str, task_defs: Any) -> None:
     _, td1, td2 = task_defs
-    name, svc = create_steady(ecs, cluster, td1)
+    name, svc = create_steady(ecs, cluster, td1, deploymentConfiguration=ROLLBACK)
     ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": FAILURE_TAG, "value": "true"}])
     ecs.update_service(cluster=cluster, service=name, taskDefinition=td2)
     svc = wait_for(
@@ -351,6 +362,332 @@ def test_failure_tag_added_later(ecs: Any, cluster: str, task_defs: Any) -> None
     )
     assert svc["taskDefinition"] == td1
     wait_for("failed deployment gone", lambda: describe(ecs, cluster, name), steady(td1, 2))
+
+
+def test_without_circuit_breaker_a_failing_rollout_stays_in_progress(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    """ECS's default (circuit breaker off): failing tasks are replaced for ever;
+    the deployment stays IN_PROGRESS while failedTasks climbs.  The previous
+    simulation failed and rolled back every tagged service whatever its
+    deploymentConfiguration."""
+    _, td1, td2 = task_defs
+    name, created = create_steady(ecs, cluster, td1, tags=[{"key": FAILURE_TAG, "value": "true"}])
+    assert created["deploymentConfiguration"]["deploymentCircuitBreaker"] == {
+        "enable": False,
+        "rollback": False,
+    }
+    ecs.update_service(cluster=cluster, service=name, taskDefinition=td2)
+    svc = wait_for(
+        "failed tasks",
+        lambda: describe(ecs, cluster, name),
+        lambda s: primary(s)["failedTasks"] > 0,
+    )
+    first = primary(svc)["failedTasks"]
+    svc = wait_for(
+        "more failed tasks",
+        lambda: describe(ecs, cluster, name),
+        lambda s: primary(s)["failedTasks"] > first,
+    )
+    new = primary(svc)
+    assert new["rolloutState"] == "IN_PROGRESS"
+    assert new["taskDefinition"] == td2 and new["runningCount"] == 0
+    assert svc["taskDefinition"] == td2
+    # The old tasks keep serving.
+    old = [d for d in svc["deployments"] if d["status"] == "ACTIVE"]
+    assert [(d["taskDefinition"], d["runningCount"]) for d in old] == [(td1, 2)]
+    messages = [e["message"] for e in svc["events"]]
+    assert f"(service {name}) is unable to consistently start tasks successfully." in messages
+    assert not any(d["rolloutState"] == "FAILED" for d in svc["deployments"])
+
+
+def test_circuit_breaker_without_rollback_fails_in_place(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, td2 = task_defs
+    name, _ = create_steady(
+        ecs,
+        cluster,
+        td1,
+        tags=[{"key": FAILURE_TAG, "value": "true"}],
+        deploymentConfiguration=NO_ROLLBACK,
+    )
+    ecs.update_service(cluster=cluster, service=name, taskDefinition=td2)
+    svc = wait_for(
+        "rollout failure",
+        lambda: describe(ecs, cluster, name),
+        lambda s: primary(s)["rolloutState"] == "FAILED",
+    )
+    failed = primary(svc)
+    assert failed["taskDefinition"] == td2
+    assert failed["failedTasks"] > 0 and failed["runningCount"] == 0
+    assert failed["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    # No rollback: the service keeps td2, the old deployment its tasks.
+    assert svc["taskDefinition"] == td2
+    old = [d for d in svc["deployments"] if d["status"] == "ACTIVE"]
+    assert [(d["taskDefinition"], d["runningCount"]) for d in old] == [(td1, 2)]
+    assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"] == NO_ROLLBACK[
+        "deploymentCircuitBreaker"
+    ]
+    # A later scale does not bring a rollback either; td1 is still not PRIMARY.
+    ecs.update_service(cluster=cluster, service=name, desiredCount=3)
+    svc = describe(ecs, cluster, name)
+    assert primary(svc)["taskDefinition"] == td2 and primary(svc)["rolloutState"] == "FAILED"
+
+
+def test_deployment_configuration_is_kept_and_merged(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    name, svc = create_steady(ecs, cluster, td1, deploymentConfiguration={"maximumPercent": 150})
+    assert svc["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 100,
+    }
+    updated = ecs.update_service(
+        cluster=cluster, service=name, deploymentConfiguration=ROLLBACK
+    )["service"]
+    assert updated["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 100,
+    }
+    assert describe(ecs, cluster, name)["deploymentConfiguration"] == updated[
+        "deploymentConfiguration"
+    ]
+
+
+# --------------------------------------------------------------------------
+# Idempotency (clientToken)
+
+
+def error_code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+
+def test_create_service_same_token_returns_the_first_service(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    request = dict(
+        cluster=cluster, serviceName=name, taskDefinition=td1, desiredCount=2, clientToken="t-1"
+    )
+    first = ecs.create_service(**request)["service"]
+    again = ecs.create_service(**request)["service"]
+    assert again["serviceArn"] == first["serviceArn"]
+    # The same service, not a new one: same deployment, same creation time.
+    assert again["deployments"][0]["id"] == first["deployments"][0]["id"]
+    assert again["deployments"][0]["createdAt"] == first["deployments"][0]["createdAt"]
+    assert ecs.list_services(cluster=cluster)["serviceArns"] == [first["serviceArn"]]
+
+
+def test_create_service_with_the_name_of_an_active_service_is_refused(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    """Another token, no token, or the same token with other parameters: ECS
+    answers InvalidParameterException "Creation of service was not
+    idempotent." and leaves the service alone.  The previous simulation (plain
+    moto) silently replaced the service with a new one, so a test counting
+    "one ECS service per ECSService" could not see a duplicate CreateService."""
+    _, td1, td2 = task_defs
+    name, before = create_steady(ecs, cluster, td1, clientToken="t-1")
+    for other in (
+        {"clientToken": "t-2"},
+        {},
+        {"clientToken": "t-1", "taskDefinition": td2},
+        {"clientToken": "t-1", "desiredCount": 3},
+    ):
+        request: dict[str, Any] = dict(
+            cluster=cluster, serviceName=name, taskDefinition=td1, desiredCount=2
+        )
+        request.update(other)
+        with pytest.raises(ClientError) as err:
+            ecs.create_service(**request)
+        assert error_code(err) == (
+            "InvalidParameterException",
+            "Creation of service was not idempotent.",
+        ), other
+    after = describe(ecs, cluster, name)
+    assert after["deployments"] == before["deployments"]
+    assert steady(td1, 2)(after)
+
+
+def test_create_service_while_the_old_one_drains_is_refused(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    name, _ = create_steady(ecs, cluster, td1, clientToken="t-1")
+    ecs.delete_service(cluster=cluster, service=name, force=True)
+    with pytest.raises(ClientError) as err:
+        ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=td1, desiredCount=2, clientToken="t-2"
+        )
+    assert error_code(err) == (
+        "InvalidParameterException",
+        "Unable to Start a service that is still Draining.",
+    )
+    wait_for("INACTIVE", lambda: describe(ecs, cluster, name), lambda s: s["status"] == "INACTIVE")
+    # INACTIVE: the name is free again, for a new token.
+    created = ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=td1, desiredCount=1, clientToken="t-2"
+    )["service"]
+    assert created["status"] == "ACTIVE"
+    wait_for("recreated", lambda: describe(ecs, cluster, name), steady(td1, 1))
+
+
+def test_a_used_token_with_other_parameters_is_refused_after_deletion(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    """ECS remembers a token (24 hours): reusing it for another request is
+    refused even when the service it created is gone."""
+    _, td1, td2 = task_defs
+    name, _ = create_steady(ecs, cluster, td1, clientToken="t-1")
+    ecs.delete_service(cluster=cluster, service=name, force=True)
+    wait_for("INACTIVE", lambda: describe(ecs, cluster, name), lambda s: s["status"] == "INACTIVE")
+    with pytest.raises(ClientError) as err:
+        ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=td2, desiredCount=2, clientToken="t-1"
+        )
+    assert error_code(err)[1] == "Creation of service was not idempotent."
+    with pytest.raises(ClientError) as err:
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=f"{name}-other",
+            taskDefinition=td1,
+            desiredCount=2,
+            clientToken="t-1",
+        )
+    assert error_code(err)[1] == "Creation of service was not idempotent."
+    # Tokens are per cluster.
+    other = f"c-{uuid.uuid4().hex[:8]}"
+    ecs.create_cluster(clusterName=other)
+    ecs.create_service(
+        cluster=other, serviceName=name, taskDefinition=td2, desiredCount=1, clientToken="t-1"
+    )
+
+
+def test_run_task_same_token_starts_nothing_new(ecs: Any, cluster: str) -> None:
+    """The previous simulation ignored RunTask's clientToken: a retry after a
+    lost answer started the tasks twice."""
+    td = task_def(ecs)
+    request = dict(
+        cluster=cluster, taskDefinition=td, launchType="FARGATE", count=2, clientToken="run-1"
+    )
+    first = ecs.run_task(**request)["tasks"]
+    again = ecs.run_task(**request)["tasks"]
+    assert len(first) == 2
+    assert sorted(t["taskArn"] for t in again) == sorted(t["taskArn"] for t in first)
+    assert len(ecs.list_tasks(cluster=cluster)["taskArns"]) == 2
+
+    with pytest.raises(ClientError) as err:
+        ecs.run_task(**{**request, "count": 1})
+    assert err.value.response["Error"]["Code"] == "ConflictException"
+    assert sorted(err.value.response["resourceIds"]) == sorted(t["taskArn"] for t in first)
+    assert len(ecs.list_tasks(cluster=cluster)["taskArns"]) == 2
+
+    # Another token, or another cluster: new tasks.
+    ecs.run_task(**{**request, "count": 1, "clientToken": "run-2"})
+    assert len(ecs.list_tasks(cluster=cluster)["taskArns"]) == 3
+    other = f"c-{uuid.uuid4().hex[:8]}"
+    ecs.create_cluster(clusterName=other)
+    ecs.run_task(**{**request, "cluster": other})
+    assert len(ecs.list_tasks(cluster=other)["taskArns"]) == 2
+
+
+# --------------------------------------------------------------------------
+# Eventual consistency (visibility lag)
+
+
+def set_visibility_lag(endpoint: str, seconds: float) -> float:
+    req = urllib.request.Request(
+        f"{endpoint}/ecs-sim/visibility-lag", data=str(seconds).encode(), method="PUT"
+    )
+    with urllib.request.urlopen(req) as resp:
+        return float(resp.read().decode())
+
+
+@contextlib.contextmanager
+def visibility_lag(endpoint: str, seconds: float) -> Iterator[None]:
+    set_visibility_lag(endpoint, seconds)
+    try:
+        yield
+    finally:
+        set_visibility_lag(endpoint, 0)
+
+
+def test_new_resources_show_in_reads_only_after_the_lag(
+    endpoint: str, ecs: Any, cluster: str
+) -> None:
+    family = f"lag-{uuid.uuid4().hex[:8]}"
+    td1 = ecs.register_task_definition(family=family, containerDefinitions=CONTAINERS)[
+        "taskDefinition"
+    ]["taskDefinitionArn"]
+    with visibility_lag(endpoint, 60):
+        td2 = ecs.register_task_definition(family=family, containerDefinitions=CONTAINERS)[
+            "taskDefinition"
+        ]
+        # The creating call answers at once, with everything.
+        assert td2["revision"] == 2
+        td2_arn = td2["taskDefinitionArn"]
+        assert ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"] == [td1]
+        with pytest.raises(ClientError) as err:
+            ecs.describe_task_definition(taskDefinition=td2_arn)
+        assert error_code(err) == ("ClientException", "Unable to describe task definition.")
+        # The family's latest revision is the latest one visible.
+        latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        assert latest["taskDefinitionArn"] == td1
+
+        tasks = ecs.run_task(cluster=cluster, taskDefinition=td1, launchType="FARGATE", count=2)[
+            "tasks"
+        ]
+        assert len(tasks) == 2
+        assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
+        assert ecs.describe_tasks(cluster=cluster, tasks=[t["taskArn"] for t in tasks])[
+            "tasks"
+        ] == []
+        # Other calls see the task: StopTask of a task just started works.
+        ecs.stop_task(cluster=cluster, task=tasks[0]["taskArn"])
+
+        name = f"svc-{uuid.uuid4().hex[:8]}"
+        created = ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=td2_arn, desiredCount=1
+        )["service"]
+        assert created["status"] == "ACTIVE"
+        assert ecs.list_services(cluster=cluster)["serviceArns"] == []
+        out = ecs.describe_services(cluster=cluster, services=[name])
+        assert out["services"] == []
+        assert out["failures"] == [{"arn": created["serviceArn"], "reason": "MISSING"}]
+
+    # Shortened lag for what comes next; what was created above stays hidden.
+    with visibility_lag(endpoint, 0.5):
+        job = run_one(ecs, cluster, td1)["taskArn"]
+        assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
+        listed = wait_for(
+            "the task to show",
+            lambda: ecs.list_tasks(cluster=cluster)["taskArns"],
+            lambda arns: arns != [],
+        )
+        assert listed == [job]
+        assert ecs.list_services(cluster=cluster)["serviceArns"] == []
+
+
+def test_visibility_lag_from_the_environment() -> None:
+    with start_server(env={"ECS_SIM_VISIBILITY_LAG": "30"}) as endpoint:
+        ecs = client(endpoint, "ecs")
+        ecs.create_cluster(clusterName="lagged")
+        td = ecs.register_task_definition(family="lagged", containerDefinitions=CONTAINERS)[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
+        assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+        assert set_visibility_lag(endpoint, 0) == 0
+        assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+        td2 = ecs.register_task_definition(family="lagged", containerDefinitions=CONTAINERS)[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
+        assert ecs.list_task_definitions()["taskDefinitionArns"] == [td2]
+        assert td != td2
 
 
 def test_delete_service_drains_then_inactive(ecs: Any, cluster: str, task_defs: Any) -> None:
@@ -734,6 +1071,7 @@ def test_rollback_restores_service_registries(
         td1,
         serviceRegistries=registries,
         tags=[{"key": FAILURE_TAG, "value": "true"}],
+        deploymentConfiguration=ROLLBACK,
     )
     ids = wait_instances(sd, old["Id"], 2)
     ecs.update_service(
@@ -979,3 +1317,41 @@ def test_awsvpc_task_runs_in_a_vpc_without_dns_hostnames(endpoint: str, ecs: Any
         lambda: describe_task(ecs, cluster, task["taskArn"]),
         lambda t: t["lastStatus"] == "STOPPED",
     )
+
+
+# --------------------------------------------------------------------------
+# moto crashes (HTTP 500) on input ECS accepts
+
+
+def test_run_task_with_memory_only_at_task_level(endpoint: str, ecs: Any, cluster: str) -> None:
+    """Normal for Fargate; plain moto's RunTask added the containers' missing
+    memory (None) and answered HTTP 500."""
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    td = ecs.register_task_definition(
+        family=f"fargate-{uuid.uuid4().hex[:8]}",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:latest"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    task = run_one(
+        ecs, cluster, td, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}
+    )
+    assert [c["name"] for c in task["containers"]] == ["app"]
+    wait_for(
+        "the task to run",
+        lambda: describe_task(ecs, cluster, task["taskArn"]),
+        lambda t: t["lastStatus"] == "RUNNING",
+    )
+
+
+def test_ec2_run_task_without_container_instances_is_a_failure(ecs: Any, cluster: str) -> None:
+    """ECS answers with a failure and no task; plain moto raised (HTTP 500)."""
+    out = ecs.run_task(cluster=cluster, taskDefinition=task_def(ecs), launchType="EC2")
+    assert out["tasks"] == []
+    assert [f["reason"] for f in out["failures"]] == [
+        "No Container Instances were found in your cluster."
+    ]

@@ -139,6 +139,15 @@ pub struct ECSServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_configuration: Option<DeploymentConfiguration>,
 
+    /// Seconds a rollout may take before it is reported stuck (`Stalled`, reason
+    /// `RolloutStuck`), like a Deployment's `progressDeadlineSeconds`. Counted from the
+    /// start of ECS's PRIMARY deployment. Matters most without the deployment circuit
+    /// breaker, where ECS replaces failing tasks for ever and the rollout never fails on its
+    /// own; ECS is not told, and the rollout goes on. Default 600.
+    #[serde(default = "default_progress_deadline_seconds")]
+    #[schemars(range(min = 1))]
+    pub progress_deadline_seconds: i32,
+
     /// Deployment controller: `ECS` (rolling update, default), `CODE_DEPLOY` or `EXTERNAL`.
     /// Cannot change after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -539,6 +548,9 @@ pub struct DeploymentStatus {
     pub pending_count: i32,
     /// Tasks that failed to start.
     pub failed_tasks: i32,
+    /// When ECS started the deployment (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 /// A service event from ECS.
@@ -552,6 +564,10 @@ pub struct ServiceEvent {
     pub created_at: Option<String>,
     /// Event text.
     pub message: String,
+}
+
+fn default_progress_deadline_seconds() -> i32 {
+    600
 }
 
 impl ECSService {

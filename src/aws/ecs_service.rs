@@ -188,6 +188,7 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
                 running_count: d.running_count(),
                 pending_count: d.pending_count(),
                 failed_tasks: d.failed_tasks(),
+                created_at: time_text(d.created_at()),
             })
             .collect(),
         events: s

@@ -157,6 +157,10 @@ pub fn resolved_cluster(svc: &ECSService, ctx: &Context) -> Result<String, (Stri
 }
 
 /// The ARN of the ECSCluster `clusterRef` names, in whatever state it is.
+fn progress_deadline_seconds(svc: &ECSService) -> i64 {
+    i64::from(svc.spec.progress_deadline_seconds.max(1))
+}
+
 fn referenced_cluster_arn(svc: &ECSService, ctx: &Context) -> Option<String> {
     let reference = svc.spec.cluster_ref.as_ref()?;
     let key = kube::runtime::reflector::ObjectRef::<ECSCluster>::new(&reference.name)
@@ -220,6 +224,7 @@ pub fn needs_reconcile(
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
         auto_scaling: None,
+        progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),
     };
     let new_status = status::compute(
@@ -279,6 +284,7 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         applied_redeploy_token: applied.redeploy_token.clone(),
         applied_service_connect_hash: applied.service_connect_hash.clone(),
         auto_scaling: applied.auto_scaling.clone(),
+        progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),
     };
     let mut new_status = status::compute(&input, &applied.outcome);
@@ -310,7 +316,22 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         Outcome::Synced { .. } => {
             ctx.backoff.reset(&key);
             if rolling {
-                Action::requeue(ROLLOUT_RECHECK)
+                // Also look again just after the progress deadline, to report a stuck rollout
+                // on time even when nothing moves.
+                let deadline = match &applied.outcome {
+                    Outcome::Synced { observed, .. } => status::rollout_deadline_left(
+                        observed,
+                        progress_deadline_seconds(svc),
+                        Timestamp::now(),
+                    ),
+                    _ => None,
+                };
+                Action::requeue(match deadline {
+                    Some(left) if left >= 0 => {
+                        ROLLOUT_RECHECK.min(Duration::from_secs(left.unsigned_abs() + 1))
+                    }
+                    _ => ROLLOUT_RECHECK,
+                })
             } else {
                 // Steady: the batched observer watches for drift; changes to the object or
                 // its TaskDefinition wake the reconcile at once.
@@ -730,11 +751,11 @@ async fn publish_transition_events(
             )
             .await
         }
-        "RolloutFailed" => {
+        "RolloutFailed" | "RolloutStuck" => {
             ctx.event(
                 svc,
                 EventType::Warning,
-                "RolloutFailed",
+                &after.reason,
                 "Rollout",
                 after.message.clone(),
             )
@@ -871,6 +892,7 @@ async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Resu
         applied_redeploy_token: None,
         applied_service_connect_hash: None,
         auto_scaling: scaling_removed.then_some(None),
+        progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),
     };
     let new_status = status::compute(&input, &Outcome::Deleting(message.clone()));

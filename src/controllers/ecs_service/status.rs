@@ -63,12 +63,39 @@ pub struct Input<'a> {
     pub applied_service_connect_hash: Option<Option<String>>,
     /// `status.autoScaling` after this reconcile (None: unchanged).
     pub auto_scaling: Option<Option<AutoScalingStatus>>,
+    /// `spec.progressDeadlineSeconds`.
+    pub progress_deadline_seconds: i64,
     pub now: Timestamp,
 }
 
 /// The PRIMARY deployment, if ECS reports one.
 pub fn primary(observed: &ObservedService) -> Option<&DeploymentStatus> {
     observed.deployments.iter().find(|d| d.status == "PRIMARY")
+}
+
+/// Seconds left until the PRIMARY deployment's rollout, still IN_PROGRESS, passes the
+/// progress deadline (zero or less: passed). None when no rollout is in progress or ECS did
+/// not say when it started. A scale of a COMPLETED deployment is not a rollout.
+pub fn rollout_deadline_left(
+    observed: &ObservedService,
+    deadline_seconds: i64,
+    now: Timestamp,
+) -> Option<i64> {
+    let primary = primary(observed)?;
+    if primary.rollout_state.as_deref() != Some("IN_PROGRESS") {
+        return None;
+    }
+    let started: Timestamp = primary.created_at.as_deref()?.parse().ok()?;
+    Some(deadline_seconds - (now.as_second() - started.as_second()))
+}
+
+/// Whether ECS's deployment circuit breaker is on for the service.
+fn circuit_breaker_on(observed: &ObservedService) -> bool {
+    observed
+        .deployment_configuration
+        .as_ref()
+        .and_then(|d| d.deployment_circuit_breaker.as_ref())
+        .is_some_and(|b| b.enable)
 }
 
 /// Whether the service runs the desired task definition at the desired count, rollout done.
@@ -212,11 +239,17 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
         Outcome::Synced { observed, rollout_failed } => {
             let desired = input.task_definition_arn.unwrap_or_default();
             if *rollout_failed {
+                let runs = if task_definition_key(&observed.task_definition)
+                    == task_definition_key(desired)
+                {
+                    "ECS did not roll back (the circuit breaker's rollback is off): the previous deployment's tasks keep running".to_string()
+                } else {
+                    format!("the service runs {}", task_definition_key(&observed.task_definition))
+                };
                 let message = format!(
-                    "rollout of {} failed: {}; the service runs {}. Fix the task definition, or change spec.redeployToken to retry",
+                    "rollout of {} failed: {}; {runs}. Fix the task definition, or change spec.redeployToken to retry",
                     task_definition_key(desired),
                     failure_reason(observed, desired),
-                    task_definition_key(&observed.task_definition)
                 );
                 return not_ready("RolloutFailed", message, true);
             }
@@ -233,14 +266,42 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
                     ),
                 )];
             }
+            let failed = |p: &DeploymentStatus| match p.failed_tasks {
+                0 => String::new(),
+                1 => "; 1 task failed to start".to_string(),
+                n => format!("; {n} tasks failed to start"),
+            };
+            if let Some(p) = primary(observed)
+                && rollout_deadline_left(observed, input.progress_deadline_seconds, input.now)
+                    .is_some_and(|left| left <= 0)
+            {
+                let hint = if circuit_breaker_on(observed) {
+                    "ECS is still trying. Fix the task definition, or change spec.redeployToken to start over"
+                } else {
+                    "ECS keeps replacing failed tasks for ever without the deployment circuit breaker. Fix the task definition, or set spec.deploymentConfiguration.deploymentCircuitBreaker to have ECS fail (and roll back) such rollouts"
+                };
+                let message = format!(
+                    "rollout of {} has not completed within progressDeadlineSeconds ({} s): {} running, {} pending of {} desired{}. {hint}",
+                    p.task_definition.as_deref().map(task_definition_key).unwrap_or("?"),
+                    input.progress_deadline_seconds,
+                    observed.running_count,
+                    observed.pending_count,
+                    observed.desired_count,
+                    failed(p),
+                );
+                let mut conditions = not_ready("RolloutStuck", message.clone(), true);
+                conditions.push(DesiredCondition::new(PROGRESSING, false, "RolloutStuck", message));
+                return conditions;
+            }
             let message = match primary(observed) {
                 Some(p) => format!(
-                    "rolling out {}: {} running, {} pending of {} desired (rollout {})",
+                    "rolling out {}: {} running, {} pending of {} desired (rollout {}){}",
                     p.task_definition.as_deref().map(task_definition_key).unwrap_or("?"),
                     observed.running_count,
                     observed.pending_count,
                     observed.desired_count,
-                    p.rollout_state.as_deref().unwrap_or("IN_PROGRESS")
+                    p.rollout_state.as_deref().unwrap_or("IN_PROGRESS"),
+                    failed(p),
                 ),
                 None => format!("waiting for ECS to start a deployment of {}", task_definition_key(desired)),
             };
@@ -283,6 +344,7 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ecs_service::{DeploymentCircuitBreaker, DeploymentConfiguration};
 
     const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
     const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
@@ -320,6 +382,7 @@ mod tests {
             applied_redeploy_token: None,
             applied_service_connect_hash: None,
             auto_scaling: None,
+            progress_deadline_seconds: 600,
             now: Timestamp::from_second(now).unwrap_or_default(),
         }
     }
@@ -420,6 +483,154 @@ mod tests {
             .map(|c| c.message.clone())
             .unwrap_or_default();
         assert!(message.contains("circuit breaker"), "{message}");
+    }
+
+    #[test]
+    fn failed_rollout_without_rollback_says_the_old_tasks_keep_running() {
+        let mut failed = deployment(TD2, "FAILED", "PRIMARY");
+        failed.rollout_state_reason =
+            Some("ECS deployment circuit breaker: tasks failed to start.".into());
+        let observed = service(vec![failed, deployment(TD1, "COMPLETED", "ACTIVE")], 2);
+        let status = compute(
+            &input(None, TD2, 1),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: true,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Stalled"),
+            Some(("True".into(), "RolloutFailed".into()))
+        );
+        let message = message_of(&status, "Stalled");
+        assert!(message.contains("did not roll back"), "{message}");
+        assert!(!message.contains("the service runs"), "{message}");
+    }
+
+    /// An IN_PROGRESS PRIMARY on TD2 that ECS started at second 1000, with `failed` failed
+    /// tasks and the circuit breaker `breaker`.
+    fn stuck_service(failed: i32, breaker: Option<bool>) -> ObservedService {
+        let mut new = deployment(TD2, "IN_PROGRESS", "PRIMARY");
+        new.running_count = 0;
+        new.failed_tasks = failed;
+        new.created_at = Some("1970-01-01T00:16:40Z".into());
+        let mut observed = service(vec![new, deployment(TD1, "COMPLETED", "ACTIVE")], 2);
+        observed.deployment_configuration = breaker.map(|enable| DeploymentConfiguration {
+            deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                enable,
+                rollback: enable,
+            }),
+            ..Default::default()
+        });
+        observed
+    }
+
+    fn message_of(status: &ECSServiceStatus, type_: &str) -> String {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| c.message.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn failing_rollout_is_progressing_with_the_failed_task_count_until_the_deadline() {
+        let outcome = Outcome::Synced {
+            observed: stuck_service(4, None),
+            rollout_failed: false,
+        };
+        // 599 s after the deployment started, with a 600 s deadline.
+        let status = compute(&input(None, TD2, 1599), &outcome);
+        assert_eq!(
+            cond(&status, "Progressing"),
+            Some(("True".into(), "RolloutInProgress".into()))
+        );
+        assert!(cond(&status, "Stalled").is_none());
+        let message = message_of(&status, "Progressing");
+        assert!(message.contains("4 tasks failed to start"), "{message}");
+
+        let stuck = compute(&input(Some(&status), TD2, 1600), &outcome);
+        assert_eq!(
+            cond(&stuck, "Stalled"),
+            Some(("True".into(), "RolloutStuck".into()))
+        );
+        assert_eq!(
+            cond(&stuck, "Ready"),
+            Some(("False".into(), "RolloutStuck".into()))
+        );
+        assert_eq!(
+            cond(&stuck, "Progressing"),
+            Some(("False".into(), "RolloutStuck".into()))
+        );
+        assert!(cond(&stuck, "Reconciling").is_none());
+        let message = message_of(&stuck, "Stalled");
+        assert!(message.contains("4 tasks failed to start"), "{message}");
+        assert!(
+            message.contains("progressDeadlineSeconds (600 s)"),
+            "{message}"
+        );
+        assert!(message.contains("deploymentCircuitBreaker"), "{message}");
+        // The rollout is not the operator's failure: it may still complete.
+        assert!(stuck.failed_task_definition.is_none());
+    }
+
+    #[test]
+    fn the_deadline_is_the_spec_s_and_the_hint_follows_the_circuit_breaker() {
+        let outcome = Outcome::Synced {
+            observed: stuck_service(0, Some(true)),
+            rollout_failed: false,
+        };
+        let mut short = input(None, TD2, 1030);
+        short.progress_deadline_seconds = 30;
+        let stuck = compute(&short, &outcome);
+        assert_eq!(
+            cond(&stuck, "Stalled"),
+            Some(("True".into(), "RolloutStuck".into()))
+        );
+        let message = message_of(&stuck, "Stalled");
+        assert!(message.contains("ECS is still trying"), "{message}");
+        assert!(!message.contains("failed to start"), "{message}");
+    }
+
+    #[test]
+    fn no_deadline_without_a_rollout_start_or_for_a_scale() {
+        let mut unknown = stuck_service(3, None);
+        unknown.deployments[0].created_at = None;
+        let status = compute(
+            &input(None, TD2, 99_999),
+            &Outcome::Synced {
+                observed: unknown,
+                rollout_failed: false,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Progressing"),
+            Some(("True".into(), "RolloutInProgress".into()))
+        );
+        // A COMPLETED deployment scaling up long after it started is not a stuck rollout.
+        let mut scaling = deployment(TD2, "COMPLETED", "PRIMARY");
+        scaling.created_at = Some("1970-01-01T00:16:40Z".into());
+        let observed = service(vec![scaling], 1);
+        assert_eq!(
+            rollout_deadline_left(
+                &observed,
+                600,
+                Timestamp::from_second(99_999).unwrap_or_default()
+            ),
+            None
+        );
+        let status = compute(
+            &input(None, TD2, 99_999),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+            },
+        );
+        assert_eq!(
+            cond(&status, "Progressing"),
+            Some(("True".into(), "RolloutInProgress".into()))
+        );
     }
 
     #[test]
