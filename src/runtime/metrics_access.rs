@@ -25,6 +25,9 @@ const ALLOWED_TTL: Duration = Duration::from_secs(60);
 const REFUSED_TTL: Duration = Duration::from_secs(10);
 /// Tokens remembered at most; a flood of distinct tokens cannot grow memory beyond this.
 const CACHE_CAPACITY: usize = 1024;
+/// Reviews asked of the apiserver at once; a flood of unknown tokens waits here instead of
+/// loading the apiserver (a cached decision never waits).
+const CONCURRENT_REVIEWS: usize = 4;
 
 /// What the endpoint answers for a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +48,7 @@ pub struct MetricsAccess {
     client: Client,
     path: String,
     cache: Mutex<DecisionCache>,
+    reviews: tokio::sync::Semaphore,
 }
 
 impl MetricsAccess {
@@ -53,6 +57,7 @@ impl MetricsAccess {
             client,
             path: path.to_string(),
             cache: Mutex::new(DecisionCache::new(CACHE_CAPACITY)),
+            reviews: tokio::sync::Semaphore::new(CONCURRENT_REVIEWS),
         }
     }
 
@@ -64,6 +69,12 @@ impl MetricsAccess {
         };
         // Only a hash of the token is kept in memory.
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(access) = self.cached(&key) {
+            return Ok(access);
+        }
+        // The semaphore is never closed; a permit error cannot happen.
+        let _permit = self.reviews.acquire().await.ok();
+        // Decided by another request while this one waited (a scraper's concurrent requests).
         if let Some(access) = self.cached(&key) {
             return Ok(access);
         }
