@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,8 +13,10 @@ use ecs_operator::api::{all_crds, crd_file_content, crd_file_name, crds_yaml};
 use ecs_operator::aws::AwsSettings;
 use ecs_operator::aws::budget::RateLimits;
 use ecs_operator::runtime::Config;
+use ecs_operator::runtime::health::MetricsServing;
 use ecs_operator::runtime::leader::{LeaseConfig, default_identity};
 use ecs_operator::runtime::operator::{RunSettings, run};
+use ecs_operator::runtime::tls::ServingCertificate;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -83,9 +86,30 @@ struct RunArgs {
     #[arg(
         long,
         env = "ECS_OPERATOR_METRICS_ADDR",
-        default_value = "0.0.0.0:8080"
+        default_value = "0.0.0.0:8443"
     )]
     metrics_addr: SocketAddr,
+    /// Serve /metrics over HTTPS, only to bearer tokens the apiserver authenticates
+    /// (TokenReview) and allows `get` on the non-resource URL /metrics (SubjectAccessReview).
+    /// --metrics-secure=false serves plain HTTP to anyone who connects: bind it to loopback or
+    /// put a proxy in front. Takes true/false.
+    #[arg(long, env = "ECS_OPERATOR_METRICS_SECURE", value_name = "BOOL", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    metrics_secure: bool,
+    /// PEM certificate chain serving /metrics (e.g. tls.crt of a cert-manager Secret), re-read
+    /// when it changes. Without it a self-signed certificate is generated at start.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_METRICS_TLS_CERT_FILE",
+        requires = "metrics_tls_key_file"
+    )]
+    metrics_tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --metrics-tls-cert-file.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_METRICS_TLS_KEY_FILE",
+        requires = "metrics_tls_cert_file"
+    )]
+    metrics_tls_key_file: Option<PathBuf>,
     /// Address of the health endpoints: /healthz (alive), /readyz (caches synced, AWS answers).
     #[arg(long, env = "ECS_OPERATOR_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     health_addr: SocketAddr,
@@ -110,6 +134,19 @@ struct RunArgs {
 }
 
 impl RunArgs {
+    fn metrics_serving(&self) -> MetricsServing {
+        if !self.metrics_secure {
+            return MetricsServing::Plain;
+        }
+        match (&self.metrics_tls_cert_file, &self.metrics_tls_key_file) {
+            (Some(cert), Some(key)) => MetricsServing::Secure(ServingCertificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => MetricsServing::Secure(ServingCertificate::SelfSigned),
+        }
+    }
+
     fn leader_election(&self) -> Option<LeaseConfig> {
         if !self.leader_elect {
             return None;
@@ -230,6 +267,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => {
             init_logging(args.log_format, &args.log_level);
             let leader_election = args.leader_election();
+            let metrics_serving = args.metrics_serving();
             let settings = RunSettings {
                 aws: AwsSettings {
                     region: args.aws_region,
@@ -252,6 +290,7 @@ async fn main() -> ExitCode {
                 label_selector: args.watch_selector.filter(|s| !s.trim().is_empty()),
                 leader_election,
                 metrics_addr: Some(args.metrics_addr),
+                metrics_serving,
                 health_addr: Some(args.health_addr),
                 install_crds: args.install_crds,
             };
@@ -282,7 +321,9 @@ mod tests {
     #[test]
     fn accepts_what_the_helm_chart_passes() {
         let args = run_args(&[
-            "--metrics-addr=0.0.0.0:8080",
+            "--metrics-addr=0.0.0.0:8443",
+            "--metrics-tls-cert-file=/tls/tls.crt",
+            "--metrics-tls-key-file=/tls/tls.key",
             "--health-addr=0.0.0.0:8081",
             "--concurrency=16",
             "--resync-interval=60s",
@@ -295,7 +336,14 @@ mod tests {
             "--watch-namespace=team-a",
             "--watch-selector=shard=1",
         ]);
-        assert_eq!(args.metrics_addr.port(), 8080);
+        assert_eq!(args.metrics_addr.port(), 8443);
+        assert_eq!(
+            args.metrics_serving(),
+            MetricsServing::Secure(ServingCertificate::Files {
+                cert: "/tls/tls.crt".into(),
+                key: "/tls/tls.key".into()
+            })
+        );
         assert_eq!(args.health_addr.port(), 8081);
         assert_eq!(args.watch_namespace, vec!["team-a"]);
         assert!(!args.leader_elect);
@@ -317,6 +365,27 @@ mod tests {
             ("ops", "ecs-operator")
         );
         assert!(run_args(&[]).leader_election().is_none());
+    }
+
+    #[test]
+    fn metrics_are_secure_unless_opted_out() {
+        assert_eq!(
+            run_args(&[]).metrics_serving(),
+            MetricsServing::Secure(ServingCertificate::SelfSigned)
+        );
+        assert_eq!(
+            run_args(&["--metrics-secure=false"]).metrics_serving(),
+            MetricsServing::Plain
+        );
+        // A certificate without its key (or the reverse) is refused, not half-used.
+        assert!(
+            Cli::try_parse_from([
+                "ecs-operator",
+                "run",
+                "--metrics-tls-cert-file=/tls/tls.crt"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -1022,6 +1022,8 @@ spec:
             "info,ecs_operator=debug",
             "--resync-interval",
             "5s",
+            // Plain HTTP on loopback: this test reads the metrics for credentials.
+            "--metrics-secure=false",
             "--metrics-addr",
             &format!("127.0.0.1:{metrics_port}"),
             "--health-addr",

@@ -7,19 +7,25 @@ mod support;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ecs_operator::api::{ECSService, TaskDefinition};
 use ecs_operator::runtime::watch::{WatchScope, watch};
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use support::{TestContext, condition, get_opt, wait_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::TlsConnector;
 
 const WAIT: Duration = Duration::from_secs(45);
 const LEASE: &str = "ecs-operator";
@@ -71,6 +77,8 @@ impl OperatorProcess {
         let (metrics, health) = (free_port(), free_port());
         let log = std::env::temp_dir().join(format!("ecs-operator-{}-{name}.log", ctx.suffix));
         let stderr = File::create(&log).expect("log file");
+        // Plain HTTP for the tests that read metrics; the secure default has its own tests.
+        let plain_metrics = !args.iter().any(|a| a.starts_with("--metrics-secure"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-operator"));
         for (key, _) in std::env::vars() {
             if key.starts_with("ECS_OPERATOR_") || key == "POD_NAMESPACE" {
@@ -82,6 +90,7 @@ impl OperatorProcess {
             .arg(format!("--metrics-addr=127.0.0.1:{metrics}"))
             .arg(format!("--health-addr=127.0.0.1:{health}"))
             .arg("--resync-interval=60s")
+            .args(plain_metrics.then_some("--metrics-secure=false"))
             .args(args)
             .env("KUBECONFIG", &bed.kubeconfig)
             .env("AWS_ENDPOINT_URL", &bed.aws_endpoint)
@@ -174,11 +183,20 @@ impl Drop for OperatorProcess {
 /// A minimal HTTP GET: (status, body).
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), connect)
+    let stream = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .ok()?
         .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    http_exchange(stream, path, "").await
+}
+
+/// GET `path` on `stream` with extra `headers` (each ending in CRLF): (status, body).
+async fn http_exchange<S>(mut stream: S, path: &str, headers: &str) -> Option<(u16, String)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
@@ -706,4 +724,315 @@ async fn an_unreadable_object_is_reported_and_skipped_while_the_others_are_watch
     })
     .await;
     driver.abort();
+}
+
+// ---- /metrics behind TLS, TokenReview and SubjectAccessReview --------------------------------
+
+/// An HTTPS client for the operator's metrics endpoint: trusting only `trusted` (the serving
+/// certificate handed to the operator), or, with `None`, any certificate (the self-signed one).
+fn metrics_tls_client(
+    trusted: Option<&rustls::pki_types::CertificateDer<'static>>,
+) -> TlsConnector {
+    let builder = rustls::ClientConfig::builder();
+    let config = match trusted {
+        Some(cert) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(cert.clone())
+                .expect("trust the serving certificate");
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::default()))
+            .with_no_client_auth(),
+    };
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Accepts any server certificate (still checking the handshake's signatures): for the
+/// self-signed certificate, which no client can verify.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl Default for AnyCertificate {
+    fn default() -> Self {
+        Self(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// GET /metrics over HTTPS with an optional bearer token: (status, body), or None when no
+/// HTTPS exchange happened (refused connection, failed handshake).
+async fn https_metrics(
+    port: u16,
+    tls: &TlsConnector,
+    token: Option<&str>,
+) -> Option<(u16, String)> {
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+    let stream = tokio::time::timeout(Duration::from_secs(10), tls.connect(name, tcp))
+        .await
+        .ok()?
+        .ok()?;
+    let headers = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    http_exchange(stream, "/metrics", &headers).await
+}
+
+/// A token of ServiceAccount `name` in the test namespace (TokenRequest API).
+async fn service_account_token(ctx: &TestContext, name: &str) -> String {
+    let api: Api<ServiceAccount> = ctx.api();
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name}
+        }))
+        .expect("service account"),
+    )
+    .await
+    .expect("create service account");
+    let request: TokenRequest = serde_json::from_value(serde_json::json!({
+        "spec": {"audiences": [], "expirationSeconds": 600}
+    }))
+    .expect("token request");
+    api.create_token_request(name, &PostParams::default(), &request)
+        .await
+        .expect("token request")
+        .status
+        .expect("token in status")
+        .token
+        .expect("a token")
+}
+
+/// Whether the apiserver's RBAC already lets `user` get `path` (bindings reach the authorizer's
+/// cache a moment after they are created).
+async fn allowed_by_rbac(ctx: &TestContext, user: &str, path: &str) -> bool {
+    let review: SubjectAccessReview = serde_json::from_value(serde_json::json!({
+        "spec": {
+            "user": user,
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "nonResourceAttributes": {"path": path, "verb": "get"}
+        }
+    }))
+    .expect("review");
+    Api::<SubjectAccessReview>::all(ctx.client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.allowed)
+}
+
+/// Cluster-scoped RBAC a test creates; deleted when dropped.
+struct ClusterRbac {
+    client: kube::Client,
+    name: String,
+}
+
+impl Drop for ClusterRbac {
+    fn drop(&mut self) {
+        let (client, name) = (self.client.clone(), self.name.clone());
+        // Best effort, on the test's runtime if it is still there.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let dp = kube::api::DeleteParams::default();
+                let _ = Api::<ClusterRoleBinding>::all(client.clone())
+                    .delete(&name, &dp)
+                    .await;
+                let _ = Api::<ClusterRole>::all(client).delete(&name, &dp).await;
+            });
+        }
+    }
+}
+
+/// A ClusterRole granting `get` on /metrics (the chart's metrics-reader), bound to `reader`.
+async fn grant_metrics_reader(ctx: &TestContext, reader: &str) -> ClusterRbac {
+    let name = format!("metrics-reader-{}", ctx.suffix);
+    let role: ClusterRole = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+    }))
+    .expect("cluster role");
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": reader, "namespace": ctx.namespace}]
+    }))
+    .expect("binding");
+    let pp = PostParams::default();
+    Api::<ClusterRole>::all(ctx.client.clone())
+        .create(&pp, &role)
+        .await
+        .expect("create cluster role");
+    Api::<ClusterRoleBinding>::all(ctx.client.clone())
+        .create(&pp, &binding)
+        .await
+        .expect("create binding");
+    ClusterRbac {
+        client: ctx.client.clone(),
+        name,
+    }
+}
+
+/// With a serving certificate from files, /metrics answers only over HTTPS with that
+/// certificate, and only to a bearer token that the apiserver authenticates (else 401) and
+/// allows `get` on /metrics (else 403); health stays plain HTTP for the kubelet.
+#[tokio::test]
+async fn metrics_answer_only_tokens_allowed_to_get_them() {
+    let ctx = TestContext::new("rt-metrics-auth").await;
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("serving certificate");
+    let dir = std::env::temp_dir().join(format!("ecs-operator-metrics-tls-{}", ctx.suffix));
+    std::fs::create_dir_all(&dir).expect("certificate directory");
+    let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert_file, generated.cert.pem()).expect("write certificate");
+    std::fs::write(&key_file, generated.signing_key.serialize_pem()).expect("write key");
+
+    // A reader bound to the metrics-reader role, and a ServiceAccount without it.
+    let reader_token = service_account_token(&ctx, "scraper").await;
+    let other_token = service_account_token(&ctx, "someone").await;
+    let _rbac = grant_metrics_reader(&ctx, "scraper").await;
+    let reader = format!("system:serviceaccount:{}:scraper", ctx.namespace);
+    wait_for(
+        "the binding reaches the apiserver's authorizer",
+        WAIT,
+        || async {
+            allowed_by_rbac(&ctx, &reader, "/metrics")
+                .await
+                .then_some(())
+        },
+    )
+    .await;
+
+    let op = start(
+        &ctx,
+        "op",
+        &[
+            format!("--watch-namespace={}", ctx.namespace),
+            "--metrics-secure=true".into(),
+            format!("--metrics-tls-cert-file={}", cert_file.display()),
+            format!("--metrics-tls-key-file={}", key_file.display()),
+        ],
+    );
+    // Health: plain HTTP, no token.
+    op.ready().await;
+    assert_eq!(op.health("/healthz").await, Some(200));
+
+    let tls = metrics_tls_client(Some(generated.cert.der()));
+    let (status, _) = https_metrics(op.metrics, &tls, None)
+        .await
+        .expect("HTTPS with the certificate from the files");
+    assert_eq!(status, 401, "no token");
+    let (status, _) = https_metrics(op.metrics, &tls, Some("not-a-token"))
+        .await
+        .expect("HTTPS");
+    assert_eq!(status, 401, "a token the apiserver does not know");
+    let (status, body) = https_metrics(op.metrics, &tls, Some(&other_token))
+        .await
+        .expect("HTTPS");
+    assert_eq!(
+        status, 403,
+        "a valid token without the metrics-reader role: {body}"
+    );
+    let (status, body) = https_metrics(op.metrics, &tls, Some(&reader_token))
+        .await
+        .expect("HTTPS");
+    assert_eq!(status, 200, "the reader's token: {body}");
+    assert_eq!(sample(&body, "ecs_operator_leader", &[]), 1.0, "{body}");
+    assert!(body.contains("# TYPE ecs_operator_leader gauge"), "{body}");
+    assert!(
+        body.trim_end().ends_with("# EOF"),
+        "OpenMetrics text: {body}"
+    );
+    // The decision is cached: the same token is answered the same again.
+    let (status, _) = https_metrics(op.metrics, &tls, Some(&reader_token))
+        .await
+        .expect("HTTPS");
+    assert_eq!(status, 200);
+    // Plain HTTP on the metrics port gets no answer, let alone metrics.
+    let plain = http_get(op.metrics, "/metrics").await;
+    assert!(plain.is_none(), "{plain:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without certificate files the operator serves a self-signed certificate, and still
+/// refuses a request without a token.
+#[tokio::test]
+async fn metrics_are_secure_by_default_with_a_self_signed_certificate() {
+    let ctx = TestContext::new("rt-metrics-selfsigned").await;
+    let op = start(
+        &ctx,
+        "op",
+        &[
+            format!("--watch-namespace={}", ctx.namespace),
+            "--metrics-secure".into(),
+        ],
+    );
+    op.ready().await;
+    let tls = metrics_tls_client(None);
+    let (status, _) = https_metrics(op.metrics, &tls, None)
+        .await
+        .expect("HTTPS with a self-signed certificate");
+    assert_eq!(status, 401);
+    // A client that verifies certificates refuses it: nobody vouches for it.
+    let verifying = metrics_tls_client(Some(
+        &rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .expect("another certificate")
+            .cert
+            .der()
+            .clone(),
+    ));
+    assert!(https_metrics(op.metrics, &verifying, None).await.is_none());
 }

@@ -8,7 +8,9 @@ pub mod crds;
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod metrics_access;
 pub mod namespaces;
+pub mod tls;
 pub mod watch;
 
 pub use context::{Config, Context};

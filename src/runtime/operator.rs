@@ -21,9 +21,11 @@ use tracing::{info, warn};
 
 use super::context::Stores;
 use super::crds::{self, InstallError};
-use super::health::{self, Health};
+use super::health::{self, Guard, Health, MetricsServing};
 use super::leader::{LeaderElector, LeaseConfig};
 use super::metrics::Metrics;
+use super::metrics_access::MetricsAccess;
+use super::tls::{self, TlsError};
 use super::watch::{WatchScope, Watched, watch};
 use super::{Config, Context};
 use crate::api::{
@@ -52,6 +54,8 @@ pub enum RunError {
     },
     #[error("installing CRDs: {0}")]
     Crds(#[from] InstallError),
+    #[error("metrics serving certificate: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Everything `ecs-operator run` needs.
@@ -69,6 +73,8 @@ pub struct RunSettings {
     pub leader_election: Option<LeaseConfig>,
     /// Serve Prometheus metrics on `/metrics` here.
     pub metrics_addr: Option<SocketAddr>,
+    /// TLS and access checks on `/metrics`, or plain HTTP.
+    pub metrics_serving: MetricsServing,
     /// Serve `/healthz` and `/readyz` here.
     pub health_addr: Option<SocketAddr>,
     /// Apply the CRDs at start-up and wait until they are Established.
@@ -85,6 +91,7 @@ impl Default for RunSettings {
             label_selector: None,
             leader_election: None,
             metrics_addr: None,
+            metrics_serving: MetricsServing::default(),
             health_addr: None,
             install_crds: false,
         }
@@ -204,6 +211,14 @@ pub async fn run_with_client(
     // Listen first, so that a port in use fails the start at once.
     let metrics_listener = listen(settings.metrics_addr).await?;
     let health_listener = listen(settings.health_addr).await?;
+    // A certificate that cannot be read fails the start, like a port in use.
+    let metrics_guard = match (&metrics_listener, &settings.metrics_serving) {
+        (Some(_), MetricsServing::Secure(certificate)) => Some(Guard {
+            tls: tls::acceptor(certificate)?,
+            access: Arc::new(MetricsAccess::new(client.clone(), "/metrics")),
+        }),
+        _ => None,
+    };
     if settings.install_crds {
         crds::install(&client).await?;
     }
@@ -304,11 +319,19 @@ pub async fn run_with_client(
     });
     if let Some(listener) = metrics_listener {
         if let Ok(addr) = listener.local_addr() {
-            info!(%addr, "serving metrics on /metrics");
+            if metrics_guard.is_some() {
+                info!(%addr, "serving metrics on /metrics over HTTPS to callers allowed to get /metrics");
+            } else {
+                if !addr.ip().is_loopback() {
+                    warn!(%addr, "serving metrics over plain HTTP without authentication");
+                }
+                info!(%addr, "serving metrics on /metrics over plain HTTP");
+            }
         }
         background.spawn(health::serve(
             listener,
             health::metrics_routes(metrics.clone()),
+            metrics_guard,
         ));
     }
     if let Some(listener) = health_listener {
@@ -318,6 +341,7 @@ pub async fn run_with_client(
         background.spawn(health::serve(
             listener,
             health::health_routes(Arc::clone(&health)),
+            None,
         ));
     }
 
