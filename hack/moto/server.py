@@ -280,6 +280,19 @@ Cloud Map API (servicediscovery) behaviour
     make ``data-<host>`` resolve to this server.  The server itself answers
     DiscoverInstances whatever the Host header is.
 
+Service fields (``install_service_field_hooks``)
+    * CreateService keeps what moto drops: healthCheckGracePeriodSeconds,
+      placementConstraints and placementStrategy (``[]`` when not given),
+      capacityProviderStrategy (the service then has no launchType),
+      enableExecuteCommand and enableECSManagedTags (false when not given),
+      availabilityZoneRebalancing (ENABLED when not given, DISABLED for
+      DAEMON, binpack placement or EXTERNAL, as ECS does), and
+      deploymentConfiguration filled with ECS's defaults (minimumHealthyPercent
+      100 / maximumPercent 200, 0 / 100 for DAEMON; circuit breaker off).
+    * serviceConnectConfiguration is reported where ECS reports it: on the
+      PRIMARY deployment.  An UpdateService that changes it starts a new
+      deployment carrying it; the same value again starts none.
+
 What is NOT simulated
 =====================
 
@@ -1017,6 +1030,122 @@ def install_hooks(sched: Scheduler) -> None:
     Backend.create_service = create_service  # type: ignore[method-assign]
     Backend.update_service = update_service  # type: ignore[method-assign]
     Backend.delete_service = delete_service  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Service fields moto drops: CreateService keeps them, DescribeServices
+# reports them as ECS does (with ECS's defaults), Service Connect lives on the
+# deployments.
+
+# CreateService members moto's create_service ignores, as (request key,
+# attribute moto's serializer reads).
+CREATE_FIELDS = (
+    ("healthCheckGracePeriodSeconds", "health_check_grace_period_seconds"),
+    ("placementConstraints", "placement_constraints"),
+    ("placementStrategy", "placement_strategy"),
+    ("capacityProviderStrategy", "capacity_provider_strategy"),
+    ("enableExecuteCommand", "enable_execute_command"),
+    ("enableECSManagedTags", "enable_ecs_managed_tags"),
+    ("availabilityZoneRebalancing", "availability_zone_rebalancing"),
+)
+
+
+def deployment_configuration_defaults(config: Any, daemon: bool) -> dict[str, Any]:
+    """A deployment configuration with the members ECS fills when they are
+    not given (100/200 for REPLICA, 0/100 for DAEMON; circuit breaker off)."""
+    filled = dict(config or {})
+    filled.setdefault("minimumHealthyPercent", 0 if daemon else 100)
+    filled.setdefault("maximumPercent", 100 if daemon else 200)
+    filled.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+    return filled
+
+
+def default_az_rebalancing(params: dict[str, Any]) -> str:
+    """CreateService's default: ENABLED, except for the services ECS cannot
+    rebalance (DAEMON, binpack placement, EXTERNAL launch type)."""
+    daemon = params.get("schedulingStrategy") == "DAEMON"
+    binpack = any(p.get("type") == "binpack" for p in params.get("placementStrategy") or [])
+    external = params.get("launchType") == "EXTERNAL"
+    return "DISABLED" if daemon or binpack or external else "ENABLED"
+
+
+def set_service_connect(svc: Any, config: Any) -> None:
+    """Service Connect runs per deployment: the PRIMARY deployment carries it."""
+    svc.service_connect_configuration = config
+    prim = Scheduler.primary(svc)
+    if prim is not None:
+        if config is None:
+            prim.pop("serviceConnectConfiguration", None)
+        else:
+            prim["serviceConnectConfiguration"] = config
+
+
+def store_create_fields(svc: Any, params: dict[str, Any]) -> None:
+    """Keep the CreateService members moto drops, filled with ECS's defaults."""
+    for key, attr in CREATE_FIELDS:
+        if key in params:
+            setattr(svc, attr, params[key])
+    svc.placement_constraints = params.get("placementConstraints") or []
+    svc.placement_strategy = params.get("placementStrategy") or []
+    svc.enable_execute_command = bool(params.get("enableExecuteCommand", False))
+    svc.enable_ecs_managed_tags = bool(params.get("enableECSManagedTags", False))
+    svc.availability_zone_rebalancing = params.get(
+        "availabilityZoneRebalancing"
+    ) or default_az_rebalancing(params)
+    if params.get("capacityProviderStrategy"):
+        # A service on capacity providers has no launch type (moto says EC2).
+        svc.launch_type = None
+        for d in svc.deployments:
+            d.pop("launchType", None)
+            d["capacityProviderStrategy"] = params["capacityProviderStrategy"]
+    if getattr(svc, "deployment_controller", {}).get("type", "ECS") == "ECS":
+        svc.deployment_configuration = deployment_configuration_defaults(
+            params.get("deploymentConfiguration"),
+            params.get("schedulingStrategy") == "DAEMON",
+        )
+    if params.get("serviceConnectConfiguration") is not None:
+        set_service_connect(svc, params["serviceConnectConfiguration"])
+
+
+def install_service_field_hooks() -> None:
+    """CreateService stores what moto drops; UpdateService of Service Connect
+    starts a new deployment that carries it (as ECS does)."""
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_create_response: Callable[..., Any] = Response.create_service
+    inner_update: Callable[..., Any] = Backend.update_service
+
+    def create_service(self: Any) -> Any:
+        with LOCK:
+            result = orig_create_response(self)
+            params = self._get_params()
+            cluster = self.ecs_backend._get_cluster(params.get("cluster", "default"))
+            svc = self.ecs_backend.services.get(f"{cluster.name}:{params.get('serviceName')}")
+            if svc is not None:
+                store_create_fields(svc, params)
+            return result
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        with LOCK:
+            config = service_properties.pop("service_connect_configuration", None)
+            if config is None:
+                return inner_update(self, service_properties)
+            try:
+                svc = self._get_service(
+                    service_properties.get("cluster", "default"),
+                    str(service_properties.get("service", "")).split("/")[-1],
+                )
+            except Exception:
+                svc = None
+            if svc is not None and getattr(svc, "service_connect_configuration", None) != config:
+                service_properties["force_new_deployment"] = True
+            result = inner_update(self, service_properties)
+            set_service_connect(result, config)
+            return result
+
+    Response.create_service = create_service  # type: ignore[method-assign]
+    Backend.update_service = update_service  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------
@@ -1838,6 +1967,7 @@ def main(argv: list[str] | None = None) -> None:
         tasks = TaskSim(args.task_start_delay, args.task_run_seconds)
         sched = Scheduler(args.rollout_delay, cloudmap, tasks)
         install_hooks(sched)
+        install_service_field_hooks()
         install_task_hooks(tasks)
         install_cloudmap_hooks(cloudmap)
         app = LockingMiddleware(app, cloudmap, tasks)
