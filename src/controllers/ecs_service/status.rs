@@ -13,6 +13,8 @@ use crate::aws::error::{AwsError, ErrorClass};
 /// Service events kept in status.
 pub const EVENTS_IN_STATUS: usize = 5;
 pub const PROGRESSING: &str = "Progressing";
+/// Reason while a managed field differs from what ECS reports after it was applied.
+pub const FIELDS_DIFFER: &str = "FieldsDiffer";
 /// True while the scalable target is registered and no scaling is suspended.
 pub const SCALING_ACTIVE: &str = "ScalingActive";
 
@@ -26,6 +28,8 @@ pub enum Outcome {
         observed: ObservedService,
         /// The desired task definition's rollout failed and is not re-applied.
         rollout_failed: bool,
+        /// Managed fields ECS does not report as the spec has them (after the update).
+        unequal: Vec<&'static str>,
     },
     /// The referenced TaskDefinition is missing or not Ready yet.
     WaitingForTaskDefinition(String),
@@ -58,9 +62,10 @@ pub struct Input<'a> {
     /// Resolved desired task definition ARN, when known.
     pub task_definition_arn: Option<&'a str>,
     pub deletion_policy: DeletionPolicy,
-    /// Redeploy token and Service Connect hash now applied (None: unchanged from previous).
+    /// Redeploy token now applied (None: unchanged from previous).
     pub applied_redeploy_token: Option<Option<String>>,
-    pub applied_service_connect_hash: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (None: unchanged).
+    pub managed_fields: Option<Vec<String>>,
     /// `status.autoScaling` after this reconcile (None: unchanged).
     pub auto_scaling: Option<Option<AutoScalingStatus>>,
     pub now: Timestamp,
@@ -94,8 +99,8 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Some(token) = &input.applied_redeploy_token {
         status.applied_redeploy_token = token.clone();
     }
-    if let Some(hash) = &input.applied_service_connect_hash {
-        status.applied_service_connect_hash = hash.clone();
+    if let Some(fields) = &input.managed_fields {
+        status.managed_fields = fields.clone();
     }
     if let Some(td) = input.task_definition_arn {
         status.task_definition_arn = Some(td.to_string());
@@ -106,6 +111,7 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Outcome::Synced {
         observed,
         rollout_failed,
+        ..
     } = outcome
     {
         status.service_arn = Some(observed.arn.clone());
@@ -209,8 +215,18 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
         ]
     };
     match outcome {
-        Outcome::Synced { observed, rollout_failed } => {
+        Outcome::Synced { observed, rollout_failed, unequal } => {
             let desired = input.task_definition_arn.unwrap_or_default();
+            if !unequal.is_empty() && !*rollout_failed {
+                let message = format!(
+                    "ECS does not report the spec's {} yet; applying again",
+                    unequal.join(", ")
+                );
+                return vec![
+                    DesiredCondition::new(ct::READY, false, FIELDS_DIFFER, message.clone()),
+                    DesiredCondition::new(ct::RECONCILING, true, FIELDS_DIFFER, message),
+                ];
+            }
             if *rollout_failed {
                 let message = format!(
                     "rollout of {} failed: {}; the service runs {}. Fix the task definition, or change spec.redeployToken to retry",
@@ -318,7 +334,7 @@ mod tests {
             task_definition_arn: Some(td),
             deletion_policy: DeletionPolicy::Delete,
             applied_redeploy_token: None,
-            applied_service_connect_hash: None,
+            managed_fields: None,
             auto_scaling: None,
             now: Timestamp::from_second(now).unwrap_or_default(),
         }
@@ -340,6 +356,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -365,6 +382,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -390,6 +408,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(cond(&status, "Ready").map(|c| c.0), Some("False".into()));
@@ -406,6 +425,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: true,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -423,11 +443,47 @@ mod tests {
     }
 
     #[test]
+    fn a_managed_field_ecs_does_not_report_keeps_the_service_from_ready() {
+        let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
+        let mut applied = input(None, TD2, 1);
+        applied.managed_fields = Some(vec!["loadBalancers".into()]);
+        let status = compute(
+            &applied,
+            &Outcome::Synced {
+                observed: observed.clone(),
+                rollout_failed: false,
+                unequal: vec!["loadBalancers"],
+            },
+        );
+        assert_eq!(
+            cond(&status, "Ready"),
+            Some(("False".into(), FIELDS_DIFFER.into()))
+        );
+        assert_eq!(
+            cond(&status, "Reconciling"),
+            Some(("True".into(), FIELDS_DIFFER.into()))
+        );
+        assert_eq!(status.managed_fields, vec!["loadBalancers".to_string()]);
+        // Equal again: Ready; managedFields kept when a reconcile does not touch them.
+        let status = compute(
+            &input(Some(&status), TD2, 2),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+                unequal: vec![],
+            },
+        );
+        assert_eq!(cond(&status, "Ready").map(|c| c.0), Some("True".into()));
+        assert_eq!(status.managed_fields, vec!["loadBalancers".to_string()]);
+    }
+
+    #[test]
     fn steady_state_status_is_identical_on_repeat() {
         let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
         let outcome = Outcome::Synced {
             observed,
             rollout_failed: false,
+            unequal: vec![],
         };
         let first = compute(&input(None, TD2, 1), &outcome);
         let second = compute(&input(Some(&first), TD2, 99), &outcome);
@@ -440,6 +496,7 @@ mod tests {
         let outcome = Outcome::Synced {
             observed,
             rollout_failed: false,
+            unequal: vec![],
         };
         let mut with_scaling = input(None, TD2, 1);
         with_scaling.auto_scaling = Some(Some(AutoScalingStatus {
