@@ -233,6 +233,7 @@ pub fn needs_reconcile(
         name: &resolved.name,
         deletion_policy: status.deletion_policy.unwrap_or_default(),
         applied_service_connect_namespace: None,
+        managed_fields: None,
         now: Timestamp::now(),
     };
     let new_status = status::compute(&input, &outcome);
@@ -255,6 +256,8 @@ pub fn needs_reconcile(
 struct Applied {
     outcome: Outcome,
     service_connect_namespace: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (`None`: unchanged).
+    managed_fields: Option<Vec<String>>,
 }
 
 impl From<Outcome> for Applied {
@@ -262,6 +265,7 @@ impl From<Outcome> for Applied {
         Self {
             outcome,
             service_connect_namespace: None,
+            managed_fields: None,
         }
     }
 }
@@ -287,6 +291,7 @@ async fn apply(
         name: &resolved.name,
         deletion_policy: deletion_policy(cluster, ctx),
         applied_service_connect_namespace: applied.service_connect_namespace.clone(),
+        managed_fields: applied.managed_fields.clone(),
         now: Timestamp::now(),
     };
     let mut new_status = status::compute(&input, &applied.outcome);
@@ -453,6 +458,7 @@ async fn sync(
                     pending: resolved.pending(),
                 },
                 service_connect_namespace: Some(literal_namespace),
+                managed_fields: Some(plan::managed_fields(&cluster.spec)),
             })
         }
         Plan::AlreadyExists { owner } => Ok(Outcome::AlreadyExists { owner }.into()),
@@ -462,6 +468,7 @@ async fn sync(
             update,
             providers,
             changed,
+            reset,
             tags_to_set,
             tags_to_remove,
         } => {
@@ -510,6 +517,7 @@ async fn sync(
                             ),
                         },
                         service_connect_namespace: applied_namespace,
+                        managed_fields: None,
                     });
                 }
                 match ecs_cl::put_capacity_providers(
@@ -532,6 +540,7 @@ async fn sync(
                                 ),
                             },
                             service_connect_namespace: applied_namespace,
+                            managed_fields: None,
                         });
                     }
                     Err(err) => return Err(err),
@@ -553,12 +562,26 @@ async fn sync(
                 };
                 ctx.event(cluster, type_, reason, "Update", note).await;
             }
+            if !reset.is_empty() {
+                ctx.cluster_observations.invalidate(&cache_key);
+                let what = reset.join(", ");
+                info!(reset = %what, "reset ECS cluster fields removed from the spec");
+                ctx.event(
+                    cluster,
+                    EventType::Normal,
+                    "FieldsReset",
+                    "Update",
+                    format!("reset {what} to ECS's defaults (removed from the spec)"),
+                )
+                .await;
+            }
             Ok(Applied {
                 outcome: Outcome::Synced {
                     observed,
                     pending: resolved.pending(),
                 },
                 service_connect_namespace: applied_namespace,
+                managed_fields: Some(plan::managed_fields(&cluster.spec)),
             })
         }
     }
@@ -667,6 +690,7 @@ async fn cleanup(
         name: &name,
         deletion_policy: policy,
         applied_service_connect_namespace: None,
+        managed_fields: None,
         now: Timestamp::now(),
     };
     let new_status = status::compute(
