@@ -972,3 +972,32 @@ async fn drift_in_a_managed_field_is_repaired_and_a_field_never_set_is_left_alon
     );
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_restarted_operator_still_resets_a_field_removed_while_it_was_down() {
+    let Setup { ctx, cluster, net } = setup("svc-restart").await;
+    let operator = ctx.start_operator().await;
+    let grace = "  healthCheckGracePeriodSeconds: 45\n";
+    ctx.apply_yaml(&service("web", &cluster, &net, grace))
+        .await
+        .expect("apply");
+    ready(&ctx, "web").await;
+    operator.stop().await;
+
+    // Removed while no operator runs: only status.managedFields remembers the field.
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply without the grace period");
+    let operator = ctx.start_operator().await;
+    ready(&ctx, "web").await;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(0));
+    let notes = events_with_reason(&ctx, "FieldsReset").await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("healthCheckGracePeriodSeconds")),
+        "{notes:?}"
+    );
+    operator.stop().await;
+}
