@@ -4,8 +4,8 @@
 //! puts ECS's default into the next request or is a listed exception. A field added to a CRD
 //! without a translation fails here.
 //!
-//! ECSService is covered; each further kind adds its request builder, its exceptions and, once
-//! it follows the three-way rule, its removal check.
+//! ECSService and ECSCluster are covered; each further kind adds its request builder, its
+//! exceptions and, once it follows the three-way rule, its removal check.
 
 use std::collections::BTreeSet;
 
@@ -475,6 +475,208 @@ mod ecs_service {
                     "{}: no variant of the spec resets it on removal",
                     rule.path
                 ));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+}
+
+mod ecs_cluster {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::api::common::ownership_tags;
+    use crate::api::ecs_cluster::{ECSCluster, ECSClusterSpec, ECSClusterStatus};
+    use crate::aws::ecs_cluster::{ObservedCluster, create_cluster_request};
+    use crate::controllers::ecs_cluster::plan::{
+        Desired, FIELDS, KIND, Plan, WantedNamespace, WantedProviders, create_request,
+        managed_fields, manages_providers, plan, provider_names,
+    };
+
+    /// Leaves the CreateCluster request does not carry, and why.
+    const EXCEPTIONS: &[(&str, &str)] = &[
+        (
+            "clusterName",
+            "the request's clusterName (default: metadata.name)",
+        ),
+        (
+            "capacityProviderRefs",
+            "resolved to the CapacityProvider objects' names by the controller",
+        ),
+        (
+            "serviceConnectDefaults.namespaceRef",
+            "resolved to the CloudMapNamespace's ARN by the controller",
+        ),
+        (
+            "deletionPolicy",
+            "what deleting the object does; not an ECS field",
+        ),
+        (
+            "adoptExisting",
+            "whether a foreign cluster may be taken over; not an ECS field",
+        ),
+        ("region", "where the request goes (the client's Region)"),
+        ("roleArn", "which credentials the request is signed with"),
+    ];
+
+    fn client() -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+                .build(),
+        )
+    }
+
+    fn spec_of(value: &Value) -> ECSClusterSpec {
+        serde_json::from_value(value.clone()).expect("the populated spec deserialises")
+    }
+
+    fn create_text(value: &Value) -> String {
+        let spec = spec_of(value);
+        let tags: BTreeMap<String, String> = spec
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        let providers = provider_names(&spec, &[]);
+        let namespace = spec
+            .service_connect_defaults
+            .as_ref()
+            .and_then(|d| d.namespace.clone());
+        let request = create_request(
+            &spec,
+            "c",
+            namespace.as_deref(),
+            manages_providers(&spec).then_some(providers.as_slice()),
+            &tags,
+        );
+        let builder = create_cluster_request(&client(), &request).expect("request builds");
+        format!("{:?}", builder.as_input())
+    }
+
+    fn schema_and_full_spec() -> (Vec<Leaf>, Value) {
+        let schema = spec_schema::<ECSCluster>();
+        let mut all = Vec::new();
+        leaves(&schema, Vec::new(), &mut all);
+        assert!(
+            all.len() > 15,
+            "the walk found the spec's leaves: {}",
+            all.len()
+        );
+        (all, populate(&schema))
+    }
+
+    #[test]
+    fn every_spec_leaf_reaches_the_ecs_request_or_is_an_exception() {
+        let (all, full) = schema_and_full_spec();
+        let missing = untranslated(&all, &full, EXCEPTIONS, &create_text);
+        assert!(
+            missing.is_empty(),
+            "spec fields CreateCluster does not carry (translate them, or list them with a reason): {missing:?}"
+        );
+        for (prefix, _) in EXCEPTIONS {
+            assert!(
+                all.iter().any(|l| under(&l.path(), prefix)),
+                "exception {prefix} names no field"
+            );
+        }
+        let paths: Vec<String> = all.iter().map(Leaf::path).collect();
+        for field in FIELDS {
+            assert!(
+                paths.iter().any(|p| under(p, field)),
+                "{field} is not a spec field"
+            );
+        }
+    }
+
+    /// ECS as it would report a cluster created from `spec`.
+    fn as_ecs_reports(spec: &ECSClusterSpec) -> ObservedCluster {
+        ObservedCluster {
+            arn: "arn:aws:ecs:us-east-1:123456789012:cluster/c".into(),
+            name: "c".into(),
+            status: "ACTIVE".into(),
+            container_insights: spec.settings.as_ref().and_then(|s| s.container_insights),
+            execute_command_configuration: spec
+                .configuration
+                .as_ref()
+                .and_then(|c| c.execute_command_configuration.clone()),
+            service_connect_namespace: spec
+                .service_connect_defaults
+                .as_ref()
+                .and_then(|d| d.namespace.clone()),
+            capacity_providers: provider_names(spec, &[]),
+            default_capacity_provider_strategy: spec.default_capacity_provider_strategy.clone(),
+            tags: ownership_tags(KIND, "ns", "c", "uid"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn removing_a_managed_field_resets_it_in_the_next_request() {
+        let (all, full) = schema_and_full_spec();
+        let mut failures = Vec::new();
+        for field in FIELDS {
+            let mut variants = vec![full.clone()];
+            for leaf in all.iter().filter(|l| under(&l.path(), field)) {
+                let mut variant = full.clone();
+                if mutate(&mut variant, leaf) {
+                    variants.push(variant);
+                }
+            }
+            let mut reset_seen = false;
+            for variant in &variants {
+                let before = spec_of(variant);
+                let status = ECSClusterStatus {
+                    managed_fields: managed_fields(&before),
+                    ..Default::default()
+                };
+                let mut without = variant.clone();
+                // The capacity providers are one field in three members.
+                let members: &[&str] = if *field == "capacityProviders" {
+                    &[
+                        "capacityProviders",
+                        "capacityProviderRefs",
+                        "defaultCapacityProviderStrategy",
+                    ]
+                } else {
+                    &[field]
+                };
+                for member in members {
+                    assert!(remove(&mut without, member), "{member} removable");
+                }
+                let after = spec_of(&without);
+                let desired = Desired {
+                    spec: &after,
+                    name: "c",
+                    namespace_wanted: WantedNamespace::None,
+                    providers: WantedProviders::Unmanaged,
+                    namespace: "ns",
+                    object_name: "c",
+                    uid: "uid",
+                };
+                match plan(&desired, Some(&as_ecs_reports(&before)), &status) {
+                    Plan::Sync {
+                        reset,
+                        changed,
+                        update,
+                        providers,
+                        ..
+                    } => {
+                        if reset.contains(field) {
+                            reset_seen = true;
+                            if update.is_none() && providers.is_none() {
+                                failures.push(format!("{field}: reset sends nothing"));
+                            }
+                        }
+                        if !changed.is_empty() {
+                            failures.push(format!("{field}: removal changed {changed:?}"));
+                        }
+                    }
+                    other => failures.push(format!("{field}: {other:?}")),
+                }
+            }
+            if !reset_seen {
+                failures.push(format!("{field}: no variant resets it on removal"));
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");

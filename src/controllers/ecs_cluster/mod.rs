@@ -27,9 +27,7 @@ use crate::api::common::{
 use crate::api::ecs_cluster::ECSClusterStatus;
 use crate::api::{CapacityProvider, ECSCluster, ECSService};
 use crate::aws::AwsClients;
-use crate::aws::ecs_cluster::{
-    self as ecs_cl, ClusterDeletion, CreateClusterRequest, ObservedCluster, cluster_name_of,
-};
+use crate::aws::ecs_cluster::{self as ecs_cl, ClusterDeletion, ObservedCluster, cluster_name_of};
 use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::controllers::observer::Location;
@@ -419,27 +417,13 @@ async fn sync(
             };
             let created = ecs_cl::create_cluster(
                 ecs,
-                &CreateClusterRequest {
+                &plan::create_request(
+                    &cluster.spec,
                     name,
-                    container_insights: cluster
-                        .spec
-                        .settings
-                        .as_ref()
-                        .and_then(|s| s.container_insights),
-                    execute_command_configuration: cluster
-                        .spec
-                        .configuration
-                        .as_ref()
-                        .and_then(|c| c.execute_command_configuration.as_ref()),
-                    service_connect_namespace: literal_namespace.as_deref(),
-                    capacity_providers: providers.map(|p| {
-                        (
-                            p,
-                            cluster.spec.default_capacity_provider_strategy.as_slice(),
-                        )
-                    }),
-                    tags: &tags,
-                },
+                    literal_namespace.as_deref(),
+                    providers,
+                    &tags,
+                ),
             )
             .await?;
             info!(arn = %created.arn, "created ECS cluster");

@@ -15,7 +15,7 @@ use crate::api::ecs_cluster::{
     ExecuteCommandLogConfiguration, ExecuteCommandLogging,
 };
 use crate::api::ecs_service::CapacityProviderStrategyItem;
-use crate::aws::ecs_cluster::{ClusterUpdate, ObservedCluster};
+use crate::aws::ecs_cluster::{ClusterUpdate, CreateClusterRequest, ObservedCluster};
 use crate::controllers::task_definition::plan::tag_changes;
 
 pub const KIND: &str = "ECSCluster";
@@ -210,6 +210,29 @@ pub fn managed_fields(spec: &ECSClusterSpec) -> Vec<String> {
         .into_iter()
         .map(str::to_string)
         .collect()
+}
+
+/// The CreateCluster request for a spec: `namespace` is the literal Service Connect namespace
+/// (a reference resolved), `providers` the capacity providers when the spec manages them.
+pub fn create_request<'a>(
+    spec: &'a ECSClusterSpec,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    providers: Option<&'a [String]>,
+    tags: &'a BTreeMap<String, String>,
+) -> CreateClusterRequest<'a> {
+    CreateClusterRequest {
+        name,
+        container_insights: spec.settings.as_ref().and_then(|s| s.container_insights),
+        execute_command_configuration: spec
+            .configuration
+            .as_ref()
+            .and_then(|c| c.execute_command_configuration.as_ref()),
+        service_connect_namespace: namespace,
+        capacity_providers: providers
+            .map(|p| (p, spec.default_capacity_provider_strategy.as_slice())),
+        tags,
+    }
 }
 
 /// ECS Exec as a cluster without the setting has it.
