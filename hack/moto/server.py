@@ -292,6 +292,7 @@ Service fields (``install_service_field_hooks``)
     * serviceConnectConfiguration is reported where ECS reports it: on the
       PRIMARY deployment.  An UpdateService that changes it starts a new
       deployment carrying it; the same value again starts none.
+    * UpdateCapacityProvider applies managedDraining (moto ignores it).
 
 What is NOT simulated
 =====================
@@ -1148,6 +1149,24 @@ def install_service_field_hooks() -> None:
     Backend.update_service = update_service  # type: ignore[method-assign]
 
 
+def install_capacity_provider_hooks() -> None:
+    """UpdateCapacityProvider applies managedDraining too (moto keeps only
+    managedScaling and managedTerminationProtection)."""
+    from moto.ecs.models import CapacityProvider
+
+    orig_update: Callable[..., Any] = CapacityProvider.update
+
+    def update(self: Any, asg_details: dict[str, Any]) -> None:
+        with LOCK:
+            orig_update(self, asg_details)
+            if "managedDraining" in asg_details:
+                self.auto_scaling_group_provider["managedDraining"] = asg_details[
+                    "managedDraining"
+                ]
+
+    CapacityProvider.update = update  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------
 # Standalone tasks (RunTask / StopTask): state by elapsed time, exit codes.
 
@@ -1968,6 +1987,7 @@ def main(argv: list[str] | None = None) -> None:
         sched = Scheduler(args.rollout_delay, cloudmap, tasks)
         install_hooks(sched)
         install_service_field_hooks()
+        install_capacity_provider_hooks()
         install_task_hooks(tasks)
         install_cloudmap_hooks(cloudmap)
         app = LockingMiddleware(app, cloudmap, tasks)

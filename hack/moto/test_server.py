@@ -1109,3 +1109,20 @@ def test_service_connect_is_reported_by_the_primary_deployment(
         cluster=cluster, service=name, serviceConnectConfiguration={"enabled": False}
     )["service"]
     assert primary(off)["serviceConnectConfiguration"] == {"enabled": False}
+
+
+def test_update_capacity_provider_applies_managed_draining(ecs: Any) -> None:
+    name = f"cp-{uuid.uuid4().hex[:8]}"
+    asg = (
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:"
+        f"0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/{name}"
+    )
+    ecs.create_capacity_provider(
+        name=name,
+        autoScalingGroupProvider={"autoScalingGroupArn": asg, "managedDraining": "DISABLED"},
+    )
+    ecs.update_capacity_provider(
+        name=name, autoScalingGroupProvider={"managedDraining": "ENABLED"}
+    )
+    provider = ecs.describe_capacity_providers(capacityProviders=[name])["capacityProviders"][0]
+    assert provider["autoScalingGroupProvider"]["managedDraining"] == "ENABLED"
