@@ -488,6 +488,59 @@ async fn removed_cluster_fields_are_reset_and_fields_never_set_are_left_alone() 
 }
 
 #[tokio::test]
+async fn removed_capacity_provider_fields_are_reset_to_the_ecs_defaults() {
+    let ctx = TestContext::new("cp-reset").await;
+    let operator = ctx.start_operator().await;
+    let provider_name = ctx.aws_name("asg");
+    let fields = "  managedScaling:\n    status: ENABLED\n    targetCapacity: 80\n    instanceWarmupPeriod: 60\n  managedDraining: DISABLED";
+    ctx.apply_yaml(&provider_manifest("asg", &provider_name, fields))
+        .await
+        .expect("apply");
+    ready_provider(&ctx, "asg").await;
+    // Removed: targetCapacity and managedDraining; instanceWarmupPeriod and status stay set.
+    let fewer = "  managedScaling:\n    status: ENABLED\n    instanceWarmupPeriod: 60";
+    ctx.apply_yaml(&provider_manifest("asg", &provider_name, fewer))
+        .await
+        .expect("apply without them");
+    let provider = ready_provider(&ctx, "asg").await;
+    assert_eq!(
+        provider.status.expect("status").managed_fields,
+        vec![
+            "managedScaling.instanceWarmupPeriod",
+            "managedScaling.status"
+        ]
+    );
+    let described = ctx
+        .bed
+        .ecs()
+        .await
+        .describe_capacity_providers()
+        .capacity_providers(&provider_name)
+        .send()
+        .await
+        .expect("describe")
+        .capacity_providers()
+        .first()
+        .cloned()
+        .expect("provider");
+    let asg = described
+        .auto_scaling_group_provider()
+        .expect("ASG provider");
+    let scaling = asg.managed_scaling().expect("managed scaling");
+    assert_eq!(
+        (scaling.target_capacity(), scaling.instance_warmup_period()),
+        (Some(100), Some(60))
+    );
+    assert_eq!(asg.managed_draining().map(|d| d.as_str()), Some("ENABLED"));
+    let notes = events_with_reason(&ctx, "FieldsReset").await.join(" ");
+    assert!(
+        notes.contains("managedScaling.targetCapacity") && notes.contains("managedDraining"),
+        "{notes}"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
 async fn service_with_cluster_ref_waits_for_the_cluster_and_runs_in_it() {
     let ctx = TestContext::new("cl-ref").await;
     let net = ctx.network().await;
