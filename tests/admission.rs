@@ -15,14 +15,29 @@ use support::TestContext;
 struct Rejected {
     what: &'static str,
     manifest: String,
-    expect: &'static [&'static str],
+    expect: Vec<&'static str>,
+    /// HTTP status of the rejection: 422 Invalid for schema and CEL rules.
+    code: u16,
 }
 
 fn rejected(what: &'static str, manifest: String, expect: &'static [&'static str]) -> Rejected {
     Rejected {
         what,
         manifest,
-        expect,
+        expect: expect.to_vec(),
+        code: 422,
+    }
+}
+
+/// A row whose manifest has a field the schema does not declare (at `path`). Strict field
+/// validation (kubectl's default) refuses it; the apiserver answers server-side apply's
+/// "field not declared in schema" with status 500.
+fn unknown_field(what: &'static str, manifest: String, path: &'static str) -> Rejected {
+    Rejected {
+        what,
+        manifest,
+        expect: vec![path, "field not declared in schema"],
+        code: 500,
     }
 }
 
@@ -47,6 +62,8 @@ async fn dry_run_apply(
     let name = obj.metadata.name.clone().expect("manifest has a name");
     let mut params = PatchParams::apply("admission-test").force();
     params.dry_run = true;
+    // As kubectl does: an unknown field is an error, not a warning.
+    params.field_validation = Some(kube::api::ValidationDirective::Strict);
     api.patch(&name, &params, &Patch::Apply(&obj)).await
 }
 
@@ -57,13 +74,13 @@ async fn check_rejected(ctx: &TestContext, rows: &[Rejected]) -> Vec<String> {
         match dry_run_apply(&ctx.client, &ctx.namespace, &row.manifest).await {
             Ok(_) => failures.push(format!("{}: accepted, expected a rejection", row.what)),
             Err(kube::Error::Api(status)) => {
-                if status.code != 422 || status.reason != "Invalid" {
+                if status.code != row.code || (row.code == 422 && status.reason != "Invalid") {
                     failures.push(format!(
-                        "{}: expected 422 Invalid, got {} {}: {}",
-                        row.what, status.code, status.reason, status.message
+                        "{}: expected {}, got {} {}: {}",
+                        row.what, row.code, status.code, status.reason, status.message
                     ));
                 }
-                for want in row.expect {
+                for want in &row.expect {
                     if !status.message.contains(want) {
                         failures.push(format!(
                             "{}: message lacks {want:?}: {}",
@@ -649,6 +666,48 @@ fn ecs_service_rows() -> Vec<Rejected> {
             fargate_svc("tags: [{key: ecs-operator.dev/name, value: x}]"),
             &["spec.tags", "reserved"],
         ),
+        unknown_field(
+            "unknown field in serviceConnectConfiguration",
+            fargate_svc("serviceConnectConfiguration: {namespace: apps, tlss: {kmsKey: k}}"),
+            ".spec.serviceConnectConfiguration.tlss",
+        ),
+        unknown_field(
+            "unknown field in a Service Connect service",
+            fargate_svc(
+                "serviceConnectConfiguration: {namespace: apps, services: [{portName: http, timeoutSeconds: 5}]}",
+            ),
+            ".spec.serviceConnectConfiguration.services[0].timeoutSeconds",
+        ),
+        rejected(
+            "Service Connect namespace and namespaceRef",
+            fargate_svc(
+                "serviceConnectConfiguration: {namespace: apps, namespaceRef: {name: apps}}",
+            ),
+            &[
+                "spec.serviceConnectConfiguration.namespaceRef",
+                "set at most one of namespace and namespaceRef",
+            ],
+        ),
+        rejected(
+            "Service Connect access logs without a log configuration",
+            fargate_svc(
+                "serviceConnectConfiguration: {namespace: apps, accessLogConfiguration: {format: JSON}}",
+            ),
+            &[
+                "spec.serviceConnectConfiguration.accessLogConfiguration",
+                "needs logConfiguration",
+            ],
+        ),
+        rejected(
+            "Service Connect access log format XML",
+            fargate_svc(
+                "serviceConnectConfiguration: {namespace: apps, logConfiguration: {logDriver: awslogs}, accessLogConfiguration: {format: XML}}",
+            ),
+            &[
+                "spec.serviceConnectConfiguration.accessLogConfiguration.format",
+                "Unsupported value",
+            ],
+        ),
     ]
 }
 
@@ -893,6 +952,16 @@ fn accepted_manifests() -> Vec<(String, String)> {
                 overrides: {containerOverrides: [{name: app, command: [report], environment: [{name: DAY, value: yesterday}], memory: 512}], taskRoleArn: "arn:aws:iam::123456789012:role/report"},
                 tags: [{key: team, value: analytics}], propagateTags: TASK_DEFINITION, deletionPolicy: Retain,
                 region: eu-west-1, roleArn: "arn:aws:iam::123456789012:role/ecs-operator""#,
+            ),
+        ),
+        (
+            "service with Service Connect in full",
+            fargate_svc(
+                r#"serviceConnectConfiguration: {namespaceRef: {name: apps}, services: [{portName: http, discoveryName: web, ingressPortOverride: 8081,
+                clientAliases: [{port: 80, dnsName: web.apps, testTrafficRules: {header: {name: x-canary, value: {exact: "yes"}}}}],
+                timeout: {idleTimeoutSeconds: 60, perRequestTimeoutSeconds: 15},
+                tls: {issuerCertificateAuthority: {awsPcaAuthorityArn: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/abc"}, kmsKey: alias/sc, roleArn: "arn:aws:iam::123456789012:role/sc-tls"}}],
+                logConfiguration: {logDriver: awslogs, options: {awslogs-group: sc}}, accessLogConfiguration: {format: JSON, includeQueryParameters: ENABLED}}"#,
             ),
         ),
         (

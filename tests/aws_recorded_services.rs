@@ -520,7 +520,7 @@ async fn circuit_breaker_rollback_stalls_with_the_reason() {
         task_definition_arn: Some(TD2),
         deletion_policy: DeletionPolicy::Delete,
         applied_redeploy_token: None,
-        applied_service_connect_hash: None,
+        managed_fields: None,
         auto_scaling: None,
         progress_deadline_seconds: 600,
         now: Timestamp::from_second(1_763_701_400).expect("timestamp"),
@@ -530,6 +530,7 @@ async fn circuit_breaker_rollback_stalls_with_the_reason() {
         &Outcome::Synced {
             observed,
             rollout_failed,
+            unequal: vec![],
         },
     );
     let condition = |type_: &str| {
@@ -678,7 +679,7 @@ async fn non_idempotent_create_is_terminal_and_keeps_the_message() {
         task_definition_arn: Some(TD2),
         deletion_policy: DeletionPolicy::Delete,
         applied_redeploy_token: None,
-        applied_service_connect_hash: None,
+        managed_fields: None,
         auto_scaling: None,
         progress_deadline_seconds: 600,
         now: Timestamp::from_second(1_763_701_400).expect("timestamp"),

@@ -382,6 +382,165 @@ async fn cluster_is_created_updated_kept_free_of_drift_and_quiet_when_converged(
 }
 
 #[tokio::test]
+async fn removed_cluster_fields_are_reset_and_fields_never_set_are_left_alone() {
+    let ctx = TestContext::new("cl-reset").await;
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    let name = ctx.aws_name("reset");
+    let fields = "  settings: {containerInsights: enhanced}
+  configuration:
+    executeCommandConfiguration: {kmsKeyId: alias/exec, logging: OVERRIDE, logConfiguration: {cloudWatchLogGroupName: /ecs/exec}}
+  serviceConnectDefaults: {namespace: internal}
+  capacityProviders: [FARGATE, FARGATE_SPOT]
+  defaultCapacityProviderStrategy: [{capacityProvider: FARGATE, weight: 1}]";
+    ctx.apply_yaml(&cluster_manifest("main", &name, fields))
+        .await
+        .expect("apply with every field");
+    let cluster = ready_cluster(&ctx, "main").await;
+    let managed = cluster.status.expect("status").managed_fields;
+    assert_eq!(
+        managed,
+        vec![
+            "capacityProviders",
+            "configuration.executeCommandConfiguration",
+            "serviceConnectDefaults",
+            "settings.containerInsights"
+        ]
+    );
+    let ecs = describe_cluster(&ctx, &name).await.expect("cluster");
+    assert_eq!(insights(&ecs).as_deref(), Some("enhanced"));
+    assert_eq!(ecs.capacity_providers().len(), 2);
+
+    // Every field removed: ECS goes back to its defaults before the object is Ready again.
+    ctx.apply_yaml(&cluster_manifest("main", &name, ""))
+        .await
+        .expect("apply without them");
+    let cluster = ready_cluster(&ctx, "main").await;
+    assert!(cluster.status.expect("status").managed_fields.is_empty());
+    let ecs = describe_cluster(&ctx, &name).await.expect("cluster");
+    assert_eq!(insights(&ecs).as_deref(), Some("disabled"));
+    let exec = ecs
+        .configuration()
+        .and_then(|c| c.execute_command_configuration())
+        .expect("exec configuration");
+    assert_eq!(
+        (
+            exec.kms_key_id(),
+            exec.logging().map(|l| l.as_str()),
+            exec.log_configuration().is_some()
+        ),
+        (None, Some("DEFAULT"), false)
+    );
+    assert!(
+        ecs.service_connect_defaults()
+            .and_then(|d| d.namespace())
+            .is_none_or(str::is_empty),
+        "{:?}",
+        ecs.service_connect_defaults()
+    );
+    assert!(ecs.capacity_providers().is_empty());
+    assert!(ecs.default_capacity_provider_strategy().is_empty());
+    let notes = events_with_reason(&ctx, "FieldsReset").await.join(" ");
+    for field in [
+        "settings.containerInsights",
+        "configuration.executeCommandConfiguration",
+        "serviceConnectDefaults",
+        "capacityProviders",
+    ] {
+        assert!(notes.contains(field), "{field} in {notes}");
+    }
+
+    // Never set now, changed by hand: left alone (once the operator has seen it).
+    let generation = cluster.metadata.generation;
+    ctx.bed
+        .ecs()
+        .await
+        .update_cluster()
+        .cluster(&name)
+        .settings(
+            ClusterSetting::builder()
+                .name(ClusterSettingName::ContainerInsights)
+                .value("enabled")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("change by hand");
+    let describes = operator.calls.count("DescribeClusters");
+    wait_for("the observer reads the cluster again", WAIT, || async {
+        (operator.calls.count("DescribeClusters") > describes + 1).then_some(())
+    })
+    .await;
+    let cluster = ready_cluster(&ctx, "main").await;
+    assert_eq!(cluster.metadata.generation, generation);
+    let ecs = describe_cluster(&ctx, &name).await.expect("cluster");
+    assert_eq!(insights(&ecs).as_deref(), Some("enabled"));
+    assert_eq!(
+        operator.calls.count("UpdateCluster"),
+        1,
+        "only the reset updated"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn removed_capacity_provider_fields_are_reset_to_the_ecs_defaults() {
+    let ctx = TestContext::new("cp-reset").await;
+    let operator = ctx.start_operator().await;
+    let provider_name = ctx.aws_name("asg");
+    let fields = "  managedScaling:\n    status: ENABLED\n    targetCapacity: 80\n    instanceWarmupPeriod: 60\n  managedDraining: DISABLED";
+    ctx.apply_yaml(&provider_manifest("asg", &provider_name, fields))
+        .await
+        .expect("apply");
+    ready_provider(&ctx, "asg").await;
+    // Removed: targetCapacity and managedDraining; instanceWarmupPeriod and status stay set.
+    let fewer = "  managedScaling:\n    status: ENABLED\n    instanceWarmupPeriod: 60";
+    ctx.apply_yaml(&provider_manifest("asg", &provider_name, fewer))
+        .await
+        .expect("apply without them");
+    let provider = ready_provider(&ctx, "asg").await;
+    assert_eq!(
+        provider.status.expect("status").managed_fields,
+        vec![
+            "managedScaling.instanceWarmupPeriod",
+            "managedScaling.status"
+        ]
+    );
+    let described = ctx
+        .bed
+        .ecs()
+        .await
+        .describe_capacity_providers()
+        .capacity_providers(&provider_name)
+        .send()
+        .await
+        .expect("describe")
+        .capacity_providers()
+        .first()
+        .cloned()
+        .expect("provider");
+    let asg = described
+        .auto_scaling_group_provider()
+        .expect("ASG provider");
+    let scaling = asg.managed_scaling().expect("managed scaling");
+    assert_eq!(
+        (scaling.target_capacity(), scaling.instance_warmup_period()),
+        (Some(100), Some(60))
+    );
+    assert_eq!(asg.managed_draining().map(|d| d.as_str()), Some("ENABLED"));
+    let notes = events_with_reason(&ctx, "FieldsReset").await.join(" ");
+    assert!(
+        notes.contains("managedScaling.targetCapacity") && notes.contains("managedDraining"),
+        "{notes}"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
 async fn service_with_cluster_ref_waits_for_the_cluster_and_runs_in_it() {
     let ctx = TestContext::new("cl-ref").await;
     let net = ctx.network().await;

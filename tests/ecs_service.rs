@@ -936,3 +936,243 @@ async fn task_definition_in_use_is_not_deregistered_until_the_service_is_gone() 
     .await;
     operator.stop().await;
 }
+
+const TARGET_GROUP: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
+const CONNECT_NAMESPACE: &str =
+    "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abcdefghijklmnop";
+
+/// Every field group the removal test sets, as spec YAML (two-space indented).
+fn field_groups() -> String {
+    format!(
+        r#"  loadBalancers:
+    - targetGroupArn: {TARGET_GROUP}
+      containerName: app
+      containerPort: 8080
+  healthCheckGracePeriodSeconds: 30
+  enableExecuteCommand: true
+  enableEcsManagedTags: true
+  propagateTags: SERVICE
+  platformVersion: 1.4.0
+  availabilityZoneRebalancing: DISABLED
+  deploymentConfiguration:
+    maximumPercent: 150
+    minimumHealthyPercent: 50
+    deploymentCircuitBreaker: {{enable: true, rollback: true}}
+  serviceConnectConfiguration:
+    namespace: {CONNECT_NAMESPACE}
+    services:
+      - portName: http
+        clientAliases: [{{port: 80, dnsName: web}}]
+        timeout: {{idleTimeoutSeconds: 60, perRequestTimeoutSeconds: 15}}
+    logConfiguration:
+      logDriver: awslogs
+      options: {{awslogs-group: service-connect}}
+    accessLogConfiguration: {{format: JSON, includeQueryParameters: ENABLED}}
+"#
+    )
+}
+
+/// The Service Connect configuration of the PRIMARY deployment, as ECS reports it.
+fn primary_service_connect(
+    service: &aws_sdk_ecs::types::Service,
+) -> Option<aws_sdk_ecs::types::ServiceConnectConfiguration> {
+    service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.service_connect_configuration())
+        .cloned()
+}
+
+#[tokio::test]
+async fn removed_fields_are_reset_to_the_ecs_defaults_before_ready() {
+    let Setup { ctx, cluster, net } = setup("svc-reset").await;
+    let operator = ctx.start_operator().await;
+    ctx.apply_yaml(&service("web", &cluster, &net, &field_groups()))
+        .await
+        .expect("apply with every field group");
+    let svc = ready(&ctx, "web").await;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert_eq!(ecs.load_balancers().len(), 1);
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(30));
+    assert!(ecs.enable_execute_command() && ecs.enable_ecs_managed_tags());
+    assert_eq!(ecs.propagate_tags().map(|p| p.as_str()), Some("SERVICE"));
+    assert_eq!(ecs.platform_version(), Some("1.4.0"));
+    let dc = ecs
+        .deployment_configuration()
+        .expect("deployment configuration");
+    assert_eq!(
+        (dc.maximum_percent(), dc.minimum_healthy_percent()),
+        (Some(150), Some(50))
+    );
+    assert!(
+        dc.deployment_circuit_breaker()
+            .is_some_and(|b| b.enable() && b.rollback())
+    );
+    let connect = primary_service_connect(&ecs).expect("Service Connect on the primary deployment");
+    assert!(connect.enabled());
+    assert_eq!(connect.namespace(), Some(CONNECT_NAMESPACE));
+    let sc = &connect.services()[0];
+    assert_eq!(
+        sc.timeout()
+            .map(|t| (t.idle_timeout_seconds(), t.per_request_timeout_seconds())),
+        Some((Some(60), Some(15)))
+    );
+    assert_eq!(sc.client_aliases()[0].dns_name(), Some("web"));
+    assert_eq!(
+        connect.log_configuration().map(|l| l.log_driver().as_str()),
+        Some("awslogs")
+    );
+    assert_eq!(
+        connect.access_log_configuration().map(|a| (
+            a.format().as_str(),
+            a.include_query_parameters().map(|i| i.as_str())
+        )),
+        Some(("JSON", Some("ENABLED")))
+    );
+    let managed = svc.status.expect("status").managed_fields;
+    for path in [
+        "loadBalancers",
+        "healthCheckGracePeriodSeconds",
+        "serviceConnectConfiguration",
+        "deploymentConfiguration.maximumPercent",
+    ] {
+        assert!(managed.iter().any(|m| m == path), "{path} in {managed:?}");
+    }
+
+    // The same manifest without the field groups (a `git rm` of the lines and a sync).
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply without the field groups");
+    let svc = ready(&ctx, "web").await;
+    // Ready for the new generation only once ECS is back at its defaults.
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert!(
+        ecs.load_balancers().is_empty(),
+        "{:?}",
+        ecs.load_balancers()
+    );
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(0));
+    assert!(!ecs.enable_execute_command() && !ecs.enable_ecs_managed_tags());
+    assert_eq!(ecs.propagate_tags().map(|p| p.as_str()), Some("NONE"));
+    assert_eq!(ecs.platform_version(), Some("LATEST"));
+    assert_eq!(
+        ecs.availability_zone_rebalancing().map(|a| a.as_str()),
+        Some("ENABLED")
+    );
+    let dc = ecs
+        .deployment_configuration()
+        .expect("deployment configuration");
+    assert_eq!(
+        (dc.maximum_percent(), dc.minimum_healthy_percent()),
+        (Some(200), Some(100))
+    );
+    assert!(
+        dc.deployment_circuit_breaker()
+            .is_some_and(|b| !b.enable() && !b.rollback())
+    );
+    assert!(primary_service_connect(&ecs).is_some_and(|c| !c.enabled()));
+    let managed = svc.status.expect("status").managed_fields;
+    assert!(
+        !managed
+            .iter()
+            .any(|m| m == "loadBalancers" || m.starts_with("deploymentConfiguration")),
+        "{managed:?}"
+    );
+    let notes = events_with_reason(&ctx, "FieldsReset").await;
+    let all = notes.join(" ");
+    for field in [
+        "loadBalancers",
+        "healthCheckGracePeriodSeconds",
+        "enableExecuteCommand",
+        "serviceConnectConfiguration",
+        "deploymentConfiguration.maximumPercent",
+    ] {
+        assert!(all.contains(field), "{field} named in {notes:?}");
+    }
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn drift_in_a_managed_field_is_repaired_and_a_field_never_set_is_left_alone() {
+    let Setup { ctx, cluster, net } = setup("svc-3way").await;
+    let operator = ctx
+        .start_operator_with(Config {
+            resync_interval: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .await;
+    ctx.apply_yaml(&service(
+        "web",
+        &cluster,
+        &net,
+        "  healthCheckGracePeriodSeconds: 30\n",
+    ))
+    .await
+    .expect("apply");
+    ready(&ctx, "web").await;
+
+    // By hand: a managed field, and two the spec never set.
+    ctx.bed
+        .ecs()
+        .await
+        .update_service()
+        .cluster(&cluster)
+        .service("web")
+        .health_check_grace_period_seconds(5)
+        .enable_execute_command(true)
+        .propagate_tags(aws_sdk_ecs::types::PropagateTags::TaskDefinition)
+        .send()
+        .await
+        .expect("change by hand");
+    // The repair shows the operator saw the change (one DescribeServices has all three).
+    let notes = wait_for("DriftRepaired event", WAIT, || async {
+        let notes = events_with_reason(&ctx, "DriftRepaired").await;
+        (!notes.is_empty()).then_some(notes)
+    })
+    .await;
+    assert!(
+        notes[0].contains("healthCheckGracePeriodSeconds"),
+        "{notes:?}"
+    );
+    assert!(!notes[0].contains("enableExecuteCommand"), "{notes:?}");
+    ready(&ctx, "web").await;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(30));
+    assert!(ecs.enable_execute_command(), "never set: left as changed");
+    assert_eq!(
+        ecs.propagate_tags().map(|p| p.as_str()),
+        Some("TASK_DEFINITION")
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_operator_still_resets_a_field_removed_while_it_was_down() {
+    let Setup { ctx, cluster, net } = setup("svc-restart").await;
+    let operator = ctx.start_operator().await;
+    let grace = "  healthCheckGracePeriodSeconds: 45\n";
+    ctx.apply_yaml(&service("web", &cluster, &net, grace))
+        .await
+        .expect("apply");
+    ready(&ctx, "web").await;
+    operator.stop().await;
+
+    // Removed while no operator runs: only status.managedFields remembers the field.
+    ctx.apply_yaml(&service("web", &cluster, &net, ""))
+        .await
+        .expect("apply without the grace period");
+    let operator = ctx.start_operator().await;
+    ready(&ctx, "web").await;
+    let ecs = describe(&ctx, &cluster, "web").await.expect("service");
+    assert_eq!(ecs.health_check_grace_period_seconds(), Some(0));
+    let notes = events_with_reason(&ctx, "FieldsReset").await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("healthCheckGracePeriodSeconds")),
+        "{notes:?}"
+    );
+    operator.stop().await;
+}

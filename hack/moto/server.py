@@ -356,6 +356,20 @@ Cloud Map API (servicediscovery) behaviour
     make ``data-<host>`` resolve to this server.  The server itself answers
     DiscoverInstances whatever the Host header is.
 
+Service fields (``install_service_field_hooks``)
+    * CreateService keeps what moto drops: healthCheckGracePeriodSeconds,
+      placementConstraints and placementStrategy (``[]`` when not given),
+      capacityProviderStrategy (the service then has no launchType),
+      enableExecuteCommand and enableECSManagedTags (false when not given),
+      availabilityZoneRebalancing (ENABLED when not given, DISABLED for
+      DAEMON, binpack placement or EXTERNAL, as ECS does), and
+      deploymentConfiguration filled with ECS's defaults (minimumHealthyPercent
+      100 / maximumPercent 200, 0 / 100 for DAEMON; circuit breaker off).
+    * serviceConnectConfiguration is reported where ECS reports it: on the
+      PRIMARY deployment.  An UpdateService that changes it starts a new
+      deployment carrying it; the same value again starts none.
+    * UpdateCapacityProvider applies managedDraining (moto ignores it).
+
 What is NOT simulated
 =====================
 
@@ -1138,6 +1152,126 @@ def install_hooks(sched: Scheduler) -> None:
     Backend.create_service = create_service  # type: ignore[method-assign]
     Backend.update_service = update_service  # type: ignore[method-assign]
     Backend.delete_service = delete_service  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Service fields moto drops: CreateService keeps them, DescribeServices
+# reports them as ECS does (with ECS's defaults), Service Connect lives on the
+# deployments.
+
+# CreateService members moto's create_service ignores, as (request key,
+# attribute moto's serializer reads).
+CREATE_FIELDS = (
+    ("healthCheckGracePeriodSeconds", "health_check_grace_period_seconds"),
+    ("placementConstraints", "placement_constraints"),
+    ("placementStrategy", "placement_strategy"),
+    ("capacityProviderStrategy", "capacity_provider_strategy"),
+    ("enableExecuteCommand", "enable_execute_command"),
+    ("enableECSManagedTags", "enable_ecs_managed_tags"),
+    ("availabilityZoneRebalancing", "availability_zone_rebalancing"),
+)
+
+
+def default_az_rebalancing(params: dict[str, Any]) -> str:
+    """CreateService's default: ENABLED, except for the services ECS cannot
+    rebalance (DAEMON, binpack placement, EXTERNAL launch type)."""
+    daemon = params.get("schedulingStrategy") == "DAEMON"
+    binpack = any(p.get("type") == "binpack" for p in params.get("placementStrategy") or [])
+    external = params.get("launchType") == "EXTERNAL"
+    return "DISABLED" if daemon or binpack or external else "ENABLED"
+
+
+def set_service_connect(svc: Any, config: Any) -> None:
+    """Service Connect runs per deployment: the PRIMARY deployment carries it."""
+    svc.service_connect_configuration = config
+    prim = Scheduler.primary(svc)
+    if prim is not None:
+        if config is None:
+            prim.pop("serviceConnectConfiguration", None)
+        else:
+            prim["serviceConnectConfiguration"] = config
+
+
+def store_create_fields(svc: Any, params: dict[str, Any]) -> None:
+    """Keep the CreateService members moto drops, filled with ECS's defaults."""
+    for key, attr in CREATE_FIELDS:
+        if key in params:
+            setattr(svc, attr, params[key])
+    svc.placement_constraints = params.get("placementConstraints") or []
+    svc.placement_strategy = params.get("placementStrategy") or []
+    svc.enable_execute_command = bool(params.get("enableExecuteCommand", False))
+    svc.enable_ecs_managed_tags = bool(params.get("enableECSManagedTags", False))
+    svc.availability_zone_rebalancing = params.get(
+        "availabilityZoneRebalancing"
+    ) or default_az_rebalancing(params)
+    if params.get("capacityProviderStrategy"):
+        # A service on capacity providers has no launch type (moto says EC2).
+        svc.launch_type = None
+        for d in svc.deployments:
+            d.pop("launchType", None)
+            d["capacityProviderStrategy"] = params["capacityProviderStrategy"]
+    # deploymentConfiguration: install_deployment_configuration_hooks.
+    if params.get("serviceConnectConfiguration") is not None:
+        set_service_connect(svc, params["serviceConnectConfiguration"])
+
+
+def install_service_field_hooks() -> None:
+    """CreateService stores what moto drops; UpdateService of Service Connect
+    starts a new deployment that carries it (as ECS does)."""
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    orig_create_response: Callable[..., Any] = Response.create_service
+    inner_update: Callable[..., Any] = Backend.update_service
+
+    def create_service(self: Any) -> Any:
+        with LOCK:
+            result = orig_create_response(self)
+            params = self._get_params()
+            cluster = self.ecs_backend._get_cluster(params.get("cluster", "default"))
+            svc = self.ecs_backend.services.get(f"{cluster.name}:{params.get('serviceName')}")
+            if svc is not None:
+                store_create_fields(svc, params)
+            return result
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        with LOCK:
+            config = service_properties.pop("service_connect_configuration", None)
+            if config is None:
+                return inner_update(self, service_properties)
+            try:
+                svc = self._get_service(
+                    service_properties.get("cluster", "default"),
+                    str(service_properties.get("service", "")).split("/")[-1],
+                )
+            except Exception:
+                svc = None
+            if svc is not None and getattr(svc, "service_connect_configuration", None) != config:
+                service_properties["force_new_deployment"] = True
+            result = inner_update(self, service_properties)
+            set_service_connect(result, config)
+            return result
+
+    Response.create_service = create_service  # type: ignore[method-assign]
+    Backend.update_service = update_service  # type: ignore[method-assign]
+
+
+def install_capacity_provider_hooks() -> None:
+    """UpdateCapacityProvider applies managedDraining too (moto keeps only
+    managedScaling and managedTerminationProtection)."""
+    from moto.ecs.models import CapacityProvider
+
+    orig_update: Callable[..., Any] = CapacityProvider.update
+
+    def update(self: Any, asg_details: dict[str, Any]) -> None:
+        with LOCK:
+            orig_update(self, asg_details)
+            if "managedDraining" in asg_details:
+                self.auto_scaling_group_provider["managedDraining"] = asg_details[
+                    "managedDraining"
+                ]
+
+    CapacityProvider.update = update  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------
@@ -2453,6 +2587,8 @@ def main(argv: list[str] | None = None) -> None:
         visibility = Visibility(args.visibility_lag)
         install_moto_fixes()
         install_hooks(sched)
+        install_service_field_hooks()
+        install_capacity_provider_hooks()
         install_task_hooks(tasks)
         install_deployment_configuration_hooks()
         install_idempotency_hooks(IdempotencySim())

@@ -1355,3 +1355,150 @@ def test_ec2_run_task_without_container_instances_is_a_failure(ecs: Any, cluster
     assert [f["reason"] for f in out["failures"]] == [
         "No Container Instances were found in your cluster."
     ]
+
+
+# ---------------------------------------------------------------------------
+# Service fields moto drops on CreateService; Service Connect per deployment.
+
+TARGET_GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+
+
+def test_create_service_keeps_the_fields_moto_drops(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    created = ecs.create_service(
+        cluster=cluster,
+        serviceName="full",
+        taskDefinition=td1,
+        desiredCount=1,
+        healthCheckGracePeriodSeconds=30,
+        placementConstraints=[{"type": "distinctInstance"}],
+        placementStrategy=[{"type": "spread", "field": "instanceId"}],
+        enableExecuteCommand=True,
+        enableECSManagedTags=True,
+        deploymentConfiguration={"maximumPercent": 150},
+        loadBalancers=[{"targetGroupArn": TARGET_GROUP, "containerName": "app", "containerPort": 80}],
+    )["service"]
+    svc = describe(ecs, cluster, "full")
+    for seen in (created, svc):
+        assert seen["healthCheckGracePeriodSeconds"] == 30
+        assert seen["placementConstraints"] == [{"type": "distinctInstance"}]
+        assert seen["placementStrategy"] == [{"type": "spread", "field": "instanceId"}]
+        assert seen["enableExecuteCommand"] is True
+        assert seen["enableECSManagedTags"] is True
+        # ECS fills what the request leaves out.
+        assert seen["deploymentConfiguration"] == {
+            "maximumPercent": 150,
+            "minimumHealthyPercent": 100,
+            "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        }
+        assert seen["availabilityZoneRebalancing"] == "ENABLED"
+    # The defaults of a service created without them.
+    name, plain = create_steady(ecs, cluster, td1, count=1)
+    assert plain["placementConstraints"] == [] and plain["placementStrategy"] == []
+    assert plain["enableExecuteCommand"] is False
+    assert plain["deploymentConfiguration"]["maximumPercent"] == 200
+    assert "healthCheckGracePeriodSeconds" not in plain
+
+
+def test_removed_fields_go_back_to_the_defaults(ecs: Any, cluster: str, task_defs: Any) -> None:
+    _, td1, _ = task_defs
+    name, _ = create_steady(
+        ecs,
+        cluster,
+        td1,
+        count=1,
+        healthCheckGracePeriodSeconds=30,
+        placementConstraints=[{"type": "distinctInstance"}],
+        placementStrategy=[{"type": "binpack", "field": "memory"}],
+        loadBalancers=[{"targetGroupArn": TARGET_GROUP, "containerName": "app", "containerPort": 80}],
+    )
+    ecs.update_service(
+        cluster=cluster,
+        service=name,
+        healthCheckGracePeriodSeconds=0,
+        placementConstraints=[],
+        placementStrategy=[],
+        loadBalancers=[],
+        availabilityZoneRebalancing="ENABLED",
+    )
+    svc = describe(ecs, cluster, name)
+    assert svc["healthCheckGracePeriodSeconds"] == 0
+    assert svc["placementConstraints"] == [] and svc["placementStrategy"] == []
+    assert svc["loadBalancers"] == []
+    assert svc["availabilityZoneRebalancing"] == "ENABLED"
+
+
+def test_capacity_provider_service_has_no_launch_type(ecs: Any, cluster: str, task_defs: Any) -> None:
+    _, td1, _ = task_defs
+    strategy = [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+    created = ecs.create_service(
+        cluster=cluster,
+        serviceName="cp",
+        taskDefinition=td1,
+        desiredCount=1,
+        capacityProviderStrategy=strategy,
+    )["service"]
+    assert "launchType" not in created
+    assert created["capacityProviderStrategy"] == strategy
+
+
+def test_service_connect_is_reported_by_the_primary_deployment(
+    ecs: Any, cluster: str, task_defs: Any
+) -> None:
+    _, td1, _ = task_defs
+    connect = {
+        "enabled": True,
+        "namespace": "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-aaaaaaaaaaaaaaaa",
+        "services": [
+            {
+                "portName": "http",
+                "clientAliases": [{"port": 80, "dnsName": "web"}],
+                "timeout": {"idleTimeoutSeconds": 60},
+            }
+        ],
+        "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "sc"}},
+        "accessLogConfiguration": {"format": "JSON"},
+    }
+    name, svc = create_steady(ecs, cluster, td1, count=1, serviceConnectConfiguration=connect)
+    assert primary(svc)["serviceConnectConfiguration"] == connect
+    first = primary(svc)["id"]
+
+    # A change starts a new deployment that carries it.
+    changed = dict(connect, services=[dict(connect["services"][0], timeout={"idleTimeoutSeconds": 30})])
+    updated = ecs.update_service(cluster=cluster, service=name, serviceConnectConfiguration=changed)[
+        "service"
+    ]
+    assert primary(updated)["id"] != first
+    assert primary(updated)["serviceConnectConfiguration"] == changed
+    svc = wait_for("steady", lambda: describe(ecs, cluster, name), steady(td1, 1))
+    assert primary(svc)["serviceConnectConfiguration"] == changed
+
+    # Unchanged: no new deployment.
+    same = ecs.update_service(cluster=cluster, service=name, serviceConnectConfiguration=changed)[
+        "service"
+    ]
+    assert primary(same)["id"] == primary(svc)["id"]
+
+    off = ecs.update_service(
+        cluster=cluster, service=name, serviceConnectConfiguration={"enabled": False}
+    )["service"]
+    assert primary(off)["serviceConnectConfiguration"] == {"enabled": False}
+
+
+def test_update_capacity_provider_applies_managed_draining(ecs: Any) -> None:
+    name = f"cp-{uuid.uuid4().hex[:8]}"
+    asg = (
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:"
+        f"0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/{name}"
+    )
+    ecs.create_capacity_provider(
+        name=name,
+        autoScalingGroupProvider={"autoScalingGroupArn": asg, "managedDraining": "DISABLED"},
+    )
+    ecs.update_capacity_provider(
+        name=name, autoScalingGroupProvider={"managedDraining": "ENABLED"}
+    )
+    provider = ecs.describe_capacity_providers(capacityProviders=[name])["capacityProviders"][0]
+    assert provider["autoScalingGroupProvider"]["managedDraining"] == "ENABLED"

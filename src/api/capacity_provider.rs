@@ -167,6 +167,10 @@ pub struct CapacityProviderStatus {
     /// operator's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_account_id: Option<String>,
+    /// Spec fields the operator manages (paths, sorted): the ones the spec set when it was
+    /// last applied. A path that leaves the spec is reset once to ECS's default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields: Vec<String>,
     /// Ready, Reconciling and Stalled conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

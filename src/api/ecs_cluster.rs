@@ -276,6 +276,10 @@ pub struct ECSClusterStatus {
     /// so the name is remembered to know whether it changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_service_connect_namespace: Option<String>,
+    /// Spec fields the operator manages (paths, sorted): the ones the spec set when it was
+    /// last applied. A path that leaves the spec is reset once to ECS's default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields: Vec<String>,
     /// Deletion policy in effect (spec or operator default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,

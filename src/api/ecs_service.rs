@@ -184,12 +184,12 @@ pub struct ECSServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<PropagateTags>,
 
-    /// ECS Service Connect configuration, in ECS's shape (`enabled`, `namespace`, `services`
-    /// with `portName`, `discoveryName`, `clientAliases`, `ingressPortOverride`). Instead of
-    /// `namespace`, `namespaceRef: {name}` may name a CloudMapNamespace in the same namespace.
+    /// ECS Service Connect: the service joins a Cloud Map namespace, reaches the other
+    /// services in it by short names, and (with `services`) is reached by them. Compared with
+    /// the PRIMARY deployment's configuration as ECS reports it. Removing it turns Service
+    /// Connect off (`enabled: false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "free_form_object")]
-    pub service_connect_configuration: Option<serde_json::Value>,
+    pub service_connect_configuration: Option<ServiceConnectConfiguration>,
 
     /// Volumes configured when tasks are launched (Amazon EBS volumes managed by ECS), by the
     /// name of a volume the task definition declares with `configuredAtLaunch`.
@@ -251,13 +251,6 @@ pub struct ECSServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: Option<String>,
-}
-
-fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
-    })
 }
 
 /// Launch type.
@@ -455,6 +448,181 @@ pub enum PropagateTags {
     NONE,
 }
 
+/// ECS Service Connect configuration (ECS's `ServiceConnectConfiguration`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.namespace) && has(self.namespaceRef))")
+        .message("set at most one of namespace and namespaceRef")
+        .field_path(".namespaceRef"),
+    validation = Rule::new("!has(self.accessLogConfiguration) || has(self.logConfiguration)")
+        .message("accessLogConfiguration needs logConfiguration (where the access logs go)")
+        .field_path(".accessLogConfiguration"),
+)]
+pub struct ServiceConnectConfiguration {
+    /// Use Service Connect with this service.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Cloud Map namespace name or ARN (in the service's Region). Without it (and without
+    /// `namespaceRef`), the cluster's Service Connect default namespace is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub namespace: Option<String>,
+    /// A CloudMapNamespace object in the same namespace, instead of `namespace`; the service
+    /// waits until it is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_ref: Option<LocalObjectReference>,
+    /// The endpoints other services reach this one by. Omit for a client-only service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.portName == s.portName))").message("portName must be unique"))]
+    pub services: Vec<ServiceConnectService>,
+    /// Log configuration of the Service Connect proxy container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<super::task_definition::LogConfiguration>,
+    /// Access logs of the Service Connect proxy (needs `logConfiguration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_configuration: Option<ServiceConnectAccessLogConfiguration>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// One Service Connect endpoint of the service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectService {
+    /// Name of a `portMappings` entry in the task definition.
+    #[schemars(length(min = 1, max = 64))]
+    pub port_name: String,
+    /// Name of the Cloud Map service ECS creates (default: `portName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9_][a-z0-9_-]{0,63}$"))]
+    pub discovery_name: Option<String>,
+    /// The name and port clients use (at most 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1))]
+    pub client_aliases: Vec<ServiceConnectClientAlias>,
+    /// Port the proxy listens on (default: the container port in awsvpc mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub ingress_port_override: Option<i32>,
+    /// Idle and per-request timeouts of the proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<ServiceConnectTimeout>,
+    /// TLS between the proxies, with an AWS Private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ServiceConnectTls>,
+}
+
+/// A name and port clients use to reach a Service Connect service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectClientAlias {
+    /// Port the proxy listens on in client tasks.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// DNS name clients use (default: `discoveryName.namespace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,126}$"))]
+    pub dns_name: Option<String>,
+    /// Test traffic routing during blue/green deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_traffic_rules: Option<ServiceConnectTestTrafficRules>,
+}
+
+/// Which requests are test traffic during a blue/green deployment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTestTrafficRules {
+    /// Requests with this header are test traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<ServiceConnectTestTrafficHeaderRules>,
+}
+
+/// A header that marks test traffic.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTestTrafficHeaderRules {
+    /// Header name, e.g. `x-canary`.
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+    /// How its value must match (without it, any value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ServiceConnectTestTrafficHeaderMatchRules>,
+}
+
+/// How a header value matches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTestTrafficHeaderMatchRules {
+    /// The exact value.
+    #[schemars(length(min = 1, max = 1024))]
+    pub exact: String,
+}
+
+/// Service Connect proxy timeouts (0 turns one off).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTimeout {
+    /// Seconds a connection stays open while idle (ECS default: 300 for HTTP, 3600 for TCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub idle_timeout_seconds: Option<i32>,
+    /// Seconds to wait for a complete response (not for TCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub per_request_timeout_seconds: Option<i32>,
+}
+
+/// TLS for a Service Connect service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTls {
+    /// The AWS Private CA that signs the certificates.
+    pub issuer_certificate_authority: ServiceConnectTlsCertificateAuthority,
+    /// KMS key (ARN or id) for the certificates' private keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub kms_key: Option<String>,
+    /// IAM role ECS uses for TLS (ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub role_arn: Option<String>,
+}
+
+/// The certificate authority of Service Connect TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectTlsCertificateAuthority {
+    /// ARN of the AWS Private CA.
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-zA-Z-]*:acm-pca:[a-z0-9-]+:[0-9]{12}:certificate-authority/.+$"
+    ))]
+    pub aws_pca_authority_arn: String,
+}
+
+/// Service Connect access logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectAccessLogConfiguration {
+    /// `TEXT` or `JSON`.
+    pub format: AccessLogFormat,
+    /// Include query parameters (`ENABLED`) or not (`DISABLED`, ECS default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_query_parameters: Option<EnabledDisabled>,
+}
+
+/// Format of Service Connect access logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum AccessLogFormat {
+    #[default]
+    TEXT,
+    JSON,
+}
+
 /// Observed state of the ECS service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -495,9 +663,11 @@ pub struct ECSServiceStatus {
     /// Value of `spec.redeployToken` last applied with forceNewDeployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_redeploy_token: Option<String>,
-    /// Hash of the `serviceConnectConfiguration` last applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_service_connect_hash: Option<String>,
+    /// Spec fields the operator manages (paths, sorted): the ones the spec set when it was
+    /// last applied. A path that leaves the spec is reset once to ECS's default; a field never
+    /// in this list is left to others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields: Vec<String>,
     /// Hash of the `volumeConfigurations` last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_volume_configurations_hash: Option<String>,

@@ -301,11 +301,28 @@ pub async fn create_cluster(
     req: &CreateClusterRequest<'_>,
 ) -> Result<ObservedCluster, AwsError> {
     const OP: &str = "CreateCluster";
+    let output = create_cluster_request(client, req)?
+        .send()
+        .await
+        .map_err(aws_err(OP))?;
+    output
+        .cluster()
+        .map(observed_cluster)
+        .ok_or_else(|| missing_in_response(OP, "cluster"))
+}
+
+/// The CreateCluster call for `req`, not sent yet (pure: the conformance test reads it).
+pub fn create_cluster_request(
+    client: &Client,
+    req: &CreateClusterRequest<'_>,
+) -> Result<aws_sdk_ecs::operation::create_cluster::builders::CreateClusterFluentBuilder, AwsError>
+{
+    const OP: &str = "CreateCluster";
     let (providers, default_strategy) = match req.capacity_providers {
         Some((providers, items)) => (Some(providers.to_vec()), Some(strategy(items, OP)?)),
         None => (None, None),
     };
-    let output = client
+    Ok(client
         .create_cluster()
         .cluster_name(req.name)
         .set_settings(req.container_insights.map(settings))
@@ -317,14 +334,7 @@ pub async fn create_cluster(
         )
         .set_capacity_providers(providers)
         .set_default_capacity_provider_strategy(default_strategy)
-        .set_tags(Some(sdk_tags(req.tags)))
-        .send()
-        .await
-        .map_err(aws_err(OP))?;
-    output
-        .cluster()
-        .map(observed_cluster)
-        .ok_or_else(|| missing_in_response(OP, "cluster"))
+        .set_tags(Some(sdk_tags(req.tags))))
 }
 
 /// The fields one UpdateCluster call changes; `None` leaves a field as it is.

@@ -43,6 +43,8 @@ pub struct ObservedService {
     pub availability_zone_rebalancing: Option<api::EnabledDisabled>,
     /// Cloud Map registries (`serviceRegistries[].registryArn`).
     pub service_registries: Vec<String>,
+    /// Service Connect as the PRIMARY deployment runs it (ECS reports it per deployment).
+    pub service_connect_configuration: Option<api::ServiceConnectConfiguration>,
     pub deployments: Vec<api::DeploymentStatus>,
     pub events: Vec<api::ServiceEvent>,
     pub tags: BTreeMap<String, String>,
@@ -175,6 +177,12 @@ pub fn observed(s: &ecs::Service) -> ObservedService {
             .iter()
             .filter_map(|r| r.registry_arn().map(str::to_string))
             .collect(),
+        service_connect_configuration: s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.service_connect_configuration())
+            .map(observed_service_connect),
         deployments: s
             .deployments()
             .iter()
@@ -361,52 +369,183 @@ fn placement_strategy(items: &[api::PlacementStrategy]) -> Vec<ecs::PlacementStr
         .collect()
 }
 
-/// A JSON value of a pass-through field (Service Connect, volume configurations) as the
-/// SDK type, through the SDK's own document-free builders: only the documented fields.
-fn service_connect(
-    value: &serde_json::Value,
+/// Service Connect as the SDK's type. A `namespaceRef` must have been resolved into
+/// `namespace` before (see the controller's `resolve_service_connect`).
+pub fn service_connect(
+    c: &api::ServiceConnectConfiguration,
 ) -> Result<ecs::ServiceConnectConfiguration, AwsError> {
-    let get_str =
-        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let mut builder = ecs::ServiceConnectConfiguration::builder()
-        .enabled(
-            value
-                .get("enabled")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true),
-        )
-        .set_namespace(get_str(value, "namespace"));
-    if let Some(services) = value.get("services").and_then(|v| v.as_array()) {
-        for service in services {
-            let mut sc = ecs::ServiceConnectService::builder()
-                .port_name(get_str(service, "portName").unwrap_or_default())
-                .set_discovery_name(get_str(service, "discoveryName"))
-                .set_ingress_port_override(
-                    service
-                        .get("ingressPortOverride")
-                        .and_then(|v| v.as_i64())
-                        .and_then(|v| i32::try_from(v).ok()),
-                );
-            if let Some(aliases) = service.get("clientAliases").and_then(|v| v.as_array()) {
-                for alias in aliases {
-                    let port = alias
-                        .get("port")
-                        .and_then(|v| v.as_i64())
-                        .and_then(|v| i32::try_from(v).ok())
-                        .unwrap_or_default();
-                    sc = sc.client_aliases(
-                        ecs::ServiceConnectClientAlias::builder()
-                            .port(port)
-                            .set_dns_name(get_str(alias, "dnsName"))
-                            .build()
-                            .map_err(build_error)?,
-                    );
-                }
+    let services = c
+        .services
+        .iter()
+        .map(|s| {
+            let aliases = s
+                .client_aliases
+                .iter()
+                .map(|a| {
+                    let rules = a
+                        .test_traffic_rules
+                        .as_ref()
+                        .map(|r| {
+                            let header = r
+                                .header
+                                .as_ref()
+                                .map(|h| {
+                                    let value = h
+                                        .value
+                                        .as_ref()
+                                        .map(|v| {
+                                            ecs::ServiceConnectTestTrafficHeaderMatchRules::builder(
+                                            )
+                                            .exact(&v.exact)
+                                            .build()
+                                        })
+                                        .transpose()?;
+                                    ecs::ServiceConnectTestTrafficHeaderRules::builder()
+                                        .name(&h.name)
+                                        .set_value(value)
+                                        .build()
+                                })
+                                .transpose()?;
+                            Ok::<_, aws_smithy_types::error::operation::BuildError>(
+                                ecs::ServiceConnectTestTrafficRules::builder()
+                                    .set_header(header)
+                                    .build(),
+                            )
+                        })
+                        .transpose()?;
+                    ecs::ServiceConnectClientAlias::builder()
+                        .port(a.port)
+                        .set_dns_name(a.dns_name.clone())
+                        .set_test_traffic_rules(rules)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let timeout = s.timeout.as_ref().map(|t| {
+                ecs::TimeoutConfiguration::builder()
+                    .set_idle_timeout_seconds(t.idle_timeout_seconds)
+                    .set_per_request_timeout_seconds(t.per_request_timeout_seconds)
+                    .build()
+            });
+            let tls = s.tls.as_ref().map(|t| {
+                ecs::ServiceConnectTlsConfiguration::builder()
+                    .issuer_certificate_authority(
+                        ecs::ServiceConnectTlsCertificateAuthority::builder()
+                            .aws_pca_authority_arn(
+                                &t.issuer_certificate_authority.aws_pca_authority_arn,
+                            )
+                            .build(),
+                    )
+                    .set_kms_key(t.kms_key.clone())
+                    .set_role_arn(t.role_arn.clone())
+                    .build()
+            });
+            ecs::ServiceConnectService::builder()
+                .port_name(&s.port_name)
+                .set_discovery_name(s.discovery_name.clone())
+                .set_client_aliases((!aliases.is_empty()).then_some(aliases))
+                .set_ingress_port_override(s.ingress_port_override)
+                .set_timeout(timeout)
+                .set_tls(tls)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(build_error)?;
+    let log_configuration = c
+        .log_configuration
+        .as_ref()
+        .map(super::ecs_task_definition::log_configuration)
+        .transpose()
+        .map_err(build_error)?;
+    let access_log_configuration =
+        c.access_log_configuration
+            .as_ref()
+            .map(|a| {
+                ecs::ServiceConnectAccessLogConfiguration::builder()
+                    .format(ecs::ServiceConnectAccessLoggingFormat::from(
+                        wire(&a.format).as_str(),
+                    ))
+                    .set_include_query_parameters(a.include_query_parameters.map(|i| {
+                        ecs::ServiceConnectIncludeQueryParameters::from(wire(&i).as_str())
+                    }))
+                    .build()
+            })
+            .transpose()
+            .map_err(build_error)?;
+    Ok(ecs::ServiceConnectConfiguration::builder()
+        .enabled(c.enabled)
+        .set_namespace(c.namespace.clone())
+        .set_services((!services.is_empty()).then_some(services))
+        .set_log_configuration(log_configuration)
+        .set_access_log_configuration(access_log_configuration)
+        .build())
+}
+
+/// Service Connect as ECS reports it, in our vocabulary.
+pub fn observed_service_connect(
+    c: &ecs::ServiceConnectConfiguration,
+) -> api::ServiceConnectConfiguration {
+    api::ServiceConnectConfiguration {
+        enabled: c.enabled(),
+        namespace: c.namespace().map(str::to_string),
+        namespace_ref: None,
+        services: c
+            .services()
+            .iter()
+            .map(|s| api::ServiceConnectService {
+                port_name: s.port_name().to_string(),
+                discovery_name: s.discovery_name().map(str::to_string),
+                client_aliases: s
+                    .client_aliases()
+                    .iter()
+                    .map(|a| api::ServiceConnectClientAlias {
+                        port: a.port(),
+                        dns_name: a.dns_name().map(str::to_string),
+                        test_traffic_rules: a.test_traffic_rules().map(|r| {
+                            api::ServiceConnectTestTrafficRules {
+                                header: r.header().map(|h| {
+                                    api::ServiceConnectTestTrafficHeaderRules {
+                                        name: h.name().to_string(),
+                                        value: h.value().map(|v| {
+                                            api::ServiceConnectTestTrafficHeaderMatchRules {
+                                                exact: v.exact().to_string(),
+                                            }
+                                        }),
+                                    }
+                                }),
+                            }
+                        }),
+                    })
+                    .collect(),
+                ingress_port_override: s.ingress_port_override(),
+                timeout: s.timeout().map(|t| api::ServiceConnectTimeout {
+                    idle_timeout_seconds: t.idle_timeout_seconds(),
+                    per_request_timeout_seconds: t.per_request_timeout_seconds(),
+                }),
+                tls: s.tls().map(|t| api::ServiceConnectTls {
+                    issuer_certificate_authority: api::ServiceConnectTlsCertificateAuthority {
+                        aws_pca_authority_arn: t
+                            .issuer_certificate_authority()
+                            .and_then(|a| a.aws_pca_authority_arn())
+                            .unwrap_or_default()
+                            .to_string(),
+                    },
+                    kms_key: t.kms_key().map(str::to_string),
+                    role_arn: t.role_arn().map(str::to_string),
+                }),
+            })
+            .collect(),
+        log_configuration: c
+            .log_configuration()
+            .and_then(super::ecs_task_definition::observed_log_configuration),
+        access_log_configuration: c.access_log_configuration().map(|a| {
+            api::ServiceConnectAccessLogConfiguration {
+                format: from_wire(a.format().as_str()).unwrap_or_default(),
+                include_query_parameters: a
+                    .include_query_parameters()
+                    .and_then(|i| from_wire(i.as_str())),
             }
-            builder = builder.services(sc.build().map_err(build_error)?);
-        }
+        }),
     }
-    Ok(builder.build())
 }
 
 /// The tags to set, in TagResource calls: the operator's own (`ecs-operator.dev/`) first, on
@@ -498,8 +637,26 @@ pub struct CreateRequest<'a> {
 }
 
 pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<ObservedService, AwsError> {
+    let output = create_request(client, req)?
+        .send()
+        .await
+        .map_err(aws_err("CreateService"))?;
+    output.service().map(observed).ok_or_else(|| AwsError {
+        operation: "CreateService",
+        code: "ResponseError".into(),
+        message: "response lacks service".into(),
+        class: ErrorClass::Retryable,
+    })
+}
+
+/// The CreateService call for `req`, not sent yet (pure: the conformance test reads it).
+pub fn create_request(
+    client: &Client,
+    req: &CreateRequest<'_>,
+) -> Result<aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder, AwsError>
+{
     let spec = req.spec;
-    let output = client
+    Ok(client
         .create_service()
         .cluster(req.cluster)
         .service_name(req.name)
@@ -578,16 +735,7 @@ pub async fn create(client: &Client, req: &CreateRequest<'_>) -> Result<Observed
                 .then(|| volume_configurations(&spec.volume_configurations))
                 .transpose()?,
         )
-        .client_token(req.client_token)
-        .send()
-        .await
-        .map_err(aws_err("CreateService"))?;
-    output.service().map(observed).ok_or_else(|| AwsError {
-        operation: "CreateService",
-        code: "ResponseError".into(),
-        message: "response lacks service".into(),
-        class: ErrorClass::Retryable,
-    })
+        .client_token(req.client_token))
 }
 
 /// The fields one UpdateService call changes; `None` leaves a field as it is.
@@ -606,7 +754,7 @@ pub struct ServiceUpdate {
     pub enable_execute_command: Option<bool>,
     pub enable_ecs_managed_tags: Option<bool>,
     pub propagate_tags: Option<api::PropagateTags>,
-    pub service_connect_configuration: Option<serde_json::Value>,
+    pub service_connect_configuration: Option<api::ServiceConnectConfiguration>,
     pub availability_zone_rebalancing: Option<api::EnabledDisabled>,
     /// Cloud Map registries (an empty list detaches the service).
     pub service_registries: Option<Vec<Registry>>,
@@ -620,7 +768,27 @@ pub async fn update(
     name: &str,
     u: &ServiceUpdate,
 ) -> Result<ObservedService, AwsError> {
-    let output = client
+    let output = update_request(client, cluster, name, u)?
+        .send()
+        .await
+        .map_err(aws_err("UpdateService"))?;
+    output.service().map(observed).ok_or_else(|| AwsError {
+        operation: "UpdateService",
+        code: "ResponseError".into(),
+        message: "response lacks service".into(),
+        class: ErrorClass::Retryable,
+    })
+}
+
+/// The UpdateService call for `u`, not sent yet (pure: the conformance test reads it).
+pub fn update_request(
+    client: &Client,
+    cluster: &str,
+    name: &str,
+    u: &ServiceUpdate,
+) -> Result<aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder, AwsError>
+{
+    Ok(client
         .update_service()
         .cluster(cluster)
         .service(name)
@@ -676,16 +844,7 @@ pub async fn update(
                 .map(volume_configurations)
                 .transpose()?,
         )
-        .force_new_deployment(u.force_new_deployment)
-        .send()
-        .await
-        .map_err(aws_err("UpdateService"))?;
-    output.service().map(observed).ok_or_else(|| AwsError {
-        operation: "UpdateService",
-        code: "ResponseError".into(),
-        message: "response lacks service".into(),
-        class: ErrorClass::Retryable,
-    })
+        .force_new_deployment(u.force_new_deployment))
 }
 
 /// Deletes a service even while it runs tasks (`force`); ECS drains it (DRAINING → INACTIVE).

@@ -143,6 +143,37 @@ fn linux_parameters(l: &api::LinuxParameters) -> Result<ecs::LinuxParameters, Bu
         .build())
 }
 
+/// A log configuration (of a container, or of the Service Connect proxy) as the SDK's.
+pub fn log_configuration(l: &api::LogConfiguration) -> Result<ecs::LogConfiguration, BuildError> {
+    ecs::LogConfiguration::builder()
+        .log_driver(ecs::LogDriver::from(wire(&l.log_driver).as_str()))
+        .set_options(string_map(&l.options))
+        .set_secret_options(secrets(&l.secret_options)?)
+        .build()
+}
+
+/// A log configuration ECS reports, in our vocabulary (`None` for a driver we do not model).
+pub fn observed_log_configuration(l: &ecs::LogConfiguration) -> Option<api::LogConfiguration> {
+    Some(api::LogConfiguration {
+        log_driver: serde_json::from_value(serde_json::Value::String(
+            l.log_driver().as_str().to_string(),
+        ))
+        .ok()?,
+        options: l
+            .options()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        secret_options: l
+            .secret_options()
+            .iter()
+            .map(|s| api::Secret {
+                name: s.name().to_string(),
+                value_from: s.value_from().to_string(),
+            })
+            .collect(),
+    })
+}
+
 /// Translates one container definition.
 pub fn container_definition(
     c: &api::ContainerDefinition,
@@ -163,13 +194,7 @@ pub fn container_definition(
     let log_configuration = c
         .log_configuration
         .as_ref()
-        .map(|l| -> Result<ecs::LogConfiguration, BuildError> {
-            ecs::LogConfiguration::builder()
-                .log_driver(ecs::LogDriver::from(wire(&l.log_driver).as_str()))
-                .set_options(string_map(&l.options))
-                .set_secret_options(secrets(&l.secret_options)?)
-                .build()
-        })
+        .map(log_configuration)
         .transpose()?;
     let depends_on = c
         .depends_on

@@ -3,6 +3,8 @@
 
 pub mod capacity_provider;
 pub mod cloud_map_namespace;
+#[cfg(test)]
+mod conformance;
 pub mod ecs_cluster;
 pub mod ecs_scheduled_task;
 pub mod ecs_service;

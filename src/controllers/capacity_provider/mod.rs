@@ -93,6 +93,7 @@ pub fn needs_reconcile(
         namespace: &namespace,
         object_name: &object_name,
         uid: &uid,
+        managed_before: &status.managed_fields,
     };
     let outcome = match plan::plan(&desired, Some(observed)) {
         plan if plan.writes() => return true,
@@ -135,6 +136,10 @@ async fn apply(
         now: Timestamp::now(),
     };
     let mut new_status = status::compute(&input, &outcome);
+    // What the spec set is what the operator manages from now on (see plan::FIELDS).
+    if matches!(outcome, Outcome::Synced { .. }) {
+        new_status.managed_fields = plan::managed_fields(&provider.spec);
+    }
     if let Some(account) = aws.ok().and_then(|aws| aws.account_id) {
         new_status.aws_account_id = Some(account);
     }
@@ -188,12 +193,18 @@ async fn sync(
     let namespace = provider.namespace().unwrap_or_default();
     let object_name = provider.name_any();
     let uid = provider.uid().unwrap_or_default();
+    let managed_before = provider
+        .status
+        .as_ref()
+        .map(|s| s.managed_fields.clone())
+        .unwrap_or_default();
     let desired = Desired {
         spec: &provider.spec,
         name,
         namespace: &namespace,
         object_name: &object_name,
         uid: &uid,
+        managed_before: &managed_before,
     };
     let observed = observe(ctx, aws, name).await?;
     match plan::plan(&desired, observed.as_ref()) {
@@ -232,6 +243,7 @@ async fn sync(
             adopt,
             update,
             changed,
+            reset,
             tags_to_set,
             tags_to_remove,
         } => {
@@ -266,19 +278,34 @@ async fn sync(
                     == provider.metadata.generation
                     && !adopt;
                 let what = changed.join(", ");
-                info!(changed = %what, drift, "updated capacity provider");
-                let (type_, reason, note) = if drift {
-                    (
-                        EventType::Warning,
-                        "DriftRepaired",
+                info!(changed = %what, reset = %reset.join(", "), drift, "updated capacity provider");
+                if !changed.is_empty() {
+                    let (type_, reason, note) = if drift {
+                        (
+                            EventType::Warning,
+                            "DriftRepaired",
+                            format!(
+                                "capacity provider differed from the spec in {what}; updated it back"
+                            ),
+                        )
+                    } else {
+                        (EventType::Normal, "Updated", format!("updated {what}"))
+                    };
+                    ctx.event(provider, type_, reason, "Update", note).await;
+                }
+                if !reset.is_empty() {
+                    ctx.event(
+                        provider,
+                        EventType::Normal,
+                        "FieldsReset",
+                        "Update",
                         format!(
-                            "capacity provider differed from the spec in {what}; updated it back"
+                            "reset {} to ECS's defaults (removed from the spec)",
+                            reset.join(", ")
                         ),
                     )
-                } else {
-                    (EventType::Normal, "Updated", format!("updated {what}"))
-                };
-                ctx.event(provider, type_, reason, "Update", note).await;
+                    .await;
+                }
             }
             Ok(Outcome::Synced { observed })
         }

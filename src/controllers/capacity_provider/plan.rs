@@ -33,6 +33,50 @@ pub struct Desired<'a> {
     pub namespace: &'a str,
     pub object_name: &'a str,
     pub uid: &'a str,
+    /// `status.managedFields`: what the spec set when it was last applied.
+    pub managed_before: &'a [String],
+}
+
+/// Every capacity provider field the spec can manage. Removing one resets it to ECS's
+/// default: `managedScaling` members to `SCALING_DEFAULTS`, `managedTerminationProtection`
+/// to DISABLED, `managedDraining` to ENABLED.
+pub const FIELDS: &[&str] = &[
+    "managedScaling.status",
+    "managedScaling.targetCapacity",
+    "managedScaling.minimumScalingStepSize",
+    "managedScaling.maximumScalingStepSize",
+    "managedScaling.instanceWarmupPeriod",
+    "managedTerminationProtection",
+    "managedDraining",
+];
+
+/// The paths of `FIELDS` this spec sets.
+pub fn managed_paths(spec: &CapacityProviderSpec) -> Vec<&'static str> {
+    let scaling = spec.managed_scaling.clone().unwrap_or_default();
+    let set = [
+        scaling.status.is_some(),
+        scaling.target_capacity.is_some(),
+        scaling.minimum_scaling_step_size.is_some(),
+        scaling.maximum_scaling_step_size.is_some(),
+        scaling.instance_warmup_period.is_some(),
+        spec.managed_termination_protection.is_some(),
+        spec.managed_draining.is_some(),
+    ];
+    FIELDS
+        .iter()
+        .zip(set)
+        .filter_map(|(path, managed)| managed.then_some(*path))
+        .collect()
+}
+
+/// `status.managedFields` for this spec.
+pub fn managed_fields(spec: &CapacityProviderSpec) -> Vec<String> {
+    let mut fields: Vec<String> = managed_paths(spec)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    fields.sort();
+    fields
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +93,8 @@ pub enum Plan {
         update: Option<CapacityProviderUpdate>,
         /// Names of the changed fields, for Events and logs.
         changed: Vec<&'static str>,
+        /// Fields removed from the spec that `update` resets to ECS's default.
+        reset: Vec<&'static str>,
         tags_to_set: BTreeMap<String, String>,
         tags_to_remove: Vec<String>,
     },
@@ -88,21 +134,6 @@ fn effective_scaling(observed: Option<&ManagedScaling>) -> ManagedScaling {
     }
 }
 
-/// The spec's fields over ECS's current ones.
-fn merged_scaling(want: &ManagedScaling, have: &ManagedScaling) -> ManagedScaling {
-    ManagedScaling {
-        status: want.status.or(have.status),
-        target_capacity: want.target_capacity.or(have.target_capacity),
-        minimum_scaling_step_size: want
-            .minimum_scaling_step_size
-            .or(have.minimum_scaling_step_size),
-        maximum_scaling_step_size: want
-            .maximum_scaling_step_size
-            .or(have.maximum_scaling_step_size),
-        instance_warmup_period: want.instance_warmup_period.or(have.instance_warmup_period),
-    }
-}
-
 /// Decides what to do about the capacity provider.
 pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) -> Plan {
     let observed = match observed {
@@ -134,33 +165,95 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) 
     }
 
     let mut changed = Vec::new();
+    let mut reset = Vec::new();
+    let managed = managed_paths(spec);
+    let removed =
+        |path: &str| desired.managed_before.iter().any(|m| m == path) && !managed.contains(&path);
+    let mut note = |path: &'static str, differs: bool| {
+        if differs {
+            if managed.contains(&path) {
+                changed.push(path);
+            } else {
+                reset.push(path);
+            }
+        }
+    };
     let have_scaling = effective_scaling(observed.managed_scaling.as_ref());
-    let want_scaling = spec
-        .managed_scaling
-        .as_ref()
-        .map(|w| merged_scaling(w, &have_scaling))
-        .unwrap_or_else(|| have_scaling.clone());
-    if want_scaling != have_scaling {
-        changed.push("managedScaling");
-    }
+    // Removed members go back to ECS's defaults; members never set stay as ECS has them.
+    let pick = |path: &str, want: Option<i32>, default: Option<i32>, have: Option<i32>| {
+        want.or(if removed(path) { default } else { have })
+    };
+    let want = spec.managed_scaling.clone().unwrap_or_default();
+    let want_scaling = ManagedScaling {
+        status: want.status.or(if removed(FIELDS[0]) {
+            SCALING_DEFAULTS.status
+        } else {
+            have_scaling.status
+        }),
+        target_capacity: pick(
+            FIELDS[1],
+            want.target_capacity,
+            SCALING_DEFAULTS.target_capacity,
+            have_scaling.target_capacity,
+        ),
+        minimum_scaling_step_size: pick(
+            FIELDS[2],
+            want.minimum_scaling_step_size,
+            SCALING_DEFAULTS.minimum_scaling_step_size,
+            have_scaling.minimum_scaling_step_size,
+        ),
+        maximum_scaling_step_size: pick(
+            FIELDS[3],
+            want.maximum_scaling_step_size,
+            SCALING_DEFAULTS.maximum_scaling_step_size,
+            have_scaling.maximum_scaling_step_size,
+        ),
+        instance_warmup_period: pick(
+            FIELDS[4],
+            want.instance_warmup_period,
+            SCALING_DEFAULTS.instance_warmup_period,
+            have_scaling.instance_warmup_period,
+        ),
+    };
+    note(FIELDS[0], want_scaling.status != have_scaling.status);
+    note(
+        FIELDS[1],
+        want_scaling.target_capacity != have_scaling.target_capacity,
+    );
+    note(
+        FIELDS[2],
+        want_scaling.minimum_scaling_step_size != have_scaling.minimum_scaling_step_size,
+    );
+    note(
+        FIELDS[3],
+        want_scaling.maximum_scaling_step_size != have_scaling.maximum_scaling_step_size,
+    );
+    note(
+        FIELDS[4],
+        want_scaling.instance_warmup_period != have_scaling.instance_warmup_period,
+    );
     let have_protection = observed
         .managed_termination_protection
         .unwrap_or(EnabledDisabled::DISABLED);
     let want_protection = spec
         .managed_termination_protection
-        .unwrap_or(have_protection);
-    if want_protection != have_protection {
-        changed.push("managedTerminationProtection");
-    }
+        .unwrap_or(if removed(FIELDS[5]) {
+            EnabledDisabled::DISABLED
+        } else {
+            have_protection
+        });
+    note(FIELDS[5], want_protection != have_protection);
     // ECS reports managedDraining for every provider (ENABLED unless turned off).
     let have_draining = observed
         .managed_draining
         .unwrap_or(EnabledDisabled::ENABLED);
-    let want_draining = spec.managed_draining.unwrap_or(have_draining);
-    if want_draining != have_draining {
-        changed.push("managedDraining");
-    }
-    let update = (!changed.is_empty()).then_some(CapacityProviderUpdate {
+    let want_draining = spec.managed_draining.unwrap_or(if removed(FIELDS[6]) {
+        EnabledDisabled::ENABLED
+    } else {
+        have_draining
+    });
+    note(FIELDS[6], want_draining != have_draining);
+    let update = (!changed.is_empty() || !reset.is_empty()).then_some(CapacityProviderUpdate {
         managed_scaling: Some(want_scaling),
         managed_termination_protection: Some(want_protection),
         managed_draining: Some(want_draining),
@@ -184,6 +277,7 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) 
         adopt,
         update,
         changed,
+        reset,
         tags_to_set,
         tags_to_remove,
     }
@@ -241,6 +335,7 @@ mod tests {
             namespace: "ns",
             object_name: "web",
             uid: "uid-1",
+            managed_before: &[],
         }
     }
 
@@ -267,6 +362,58 @@ mod tests {
     }
 
     #[test]
+    fn removed_fields_are_reset_once_and_fields_never_set_are_left() {
+        let mut full = spec();
+        full.managed_termination_protection = Some(EnabledDisabled::ENABLED);
+        full.managed_draining = Some(EnabledDisabled::DISABLED);
+        let mut ecs = observed();
+        ecs.managed_termination_protection = Some(EnabledDisabled::ENABLED);
+        ecs.managed_draining = Some(EnabledDisabled::DISABLED);
+        ecs.managed_scaling = Some(ManagedScaling {
+            instance_warmup_period: Some(60),
+            ..ecs.managed_scaling.clone().unwrap_or_default()
+        });
+        let before = managed_fields(&full);
+        let mut bare = spec();
+        bare.managed_scaling = None;
+        let mut d = desired(&bare);
+        d.managed_before = &before;
+        match plan(&d, Some(&ecs)) {
+            Plan::Sync {
+                update: Some(update),
+                changed,
+                reset,
+                ..
+            } => {
+                assert!(changed.is_empty(), "{changed:?}");
+                assert_eq!(
+                    reset,
+                    vec![
+                        "managedScaling.status",
+                        "managedScaling.targetCapacity",
+                        "managedTerminationProtection",
+                        "managedDraining"
+                    ]
+                );
+                let scaling = update.managed_scaling.expect("scaling");
+                assert_eq!(scaling.status, Some(EnabledDisabled::DISABLED));
+                assert_eq!(scaling.target_capacity, Some(100));
+                assert_eq!(scaling.instance_warmup_period, Some(60), "never set: kept");
+                assert_eq!(
+                    update.managed_termination_protection,
+                    Some(EnabledDisabled::DISABLED)
+                );
+                assert_eq!(update.managed_draining, Some(EnabledDisabled::ENABLED));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Once reset they are no longer managed: what ECS has stays.
+        let after = managed_fields(&bare);
+        d.managed_before = &after;
+        assert!(!plan(&d, Some(&ecs)).writes());
+    }
+
+    #[test]
     fn an_update_carries_the_complete_settings() {
         let mut spec = spec();
         spec.managed_scaling = Some(ManagedScaling {
@@ -279,7 +426,7 @@ mod tests {
                 changed,
                 ..
             } => {
-                assert_eq!(changed, vec!["managedScaling"]);
+                assert_eq!(changed, vec!["managedScaling.targetCapacity"]);
                 let scaling = update.managed_scaling.expect("scaling");
                 assert_eq!(scaling.target_capacity, Some(90));
                 assert_eq!(

@@ -27,9 +27,7 @@ use crate::api::common::{
 use crate::api::ecs_cluster::ECSClusterStatus;
 use crate::api::{CapacityProvider, ECSCluster, ECSService};
 use crate::aws::AwsClients;
-use crate::aws::ecs_cluster::{
-    self as ecs_cl, ClusterDeletion, CreateClusterRequest, ObservedCluster, cluster_name_of,
-};
+use crate::aws::ecs_cluster::{self as ecs_cl, ClusterDeletion, ObservedCluster, cluster_name_of};
 use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::controllers::observer::Location;
@@ -233,6 +231,7 @@ pub fn needs_reconcile(
         name: &resolved.name,
         deletion_policy: status.deletion_policy.unwrap_or_default(),
         applied_service_connect_namespace: None,
+        managed_fields: None,
         now: Timestamp::now(),
     };
     let new_status = status::compute(&input, &outcome);
@@ -255,6 +254,8 @@ pub fn needs_reconcile(
 struct Applied {
     outcome: Outcome,
     service_connect_namespace: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (`None`: unchanged).
+    managed_fields: Option<Vec<String>>,
 }
 
 impl From<Outcome> for Applied {
@@ -262,6 +263,7 @@ impl From<Outcome> for Applied {
         Self {
             outcome,
             service_connect_namespace: None,
+            managed_fields: None,
         }
     }
 }
@@ -287,6 +289,7 @@ async fn apply(
         name: &resolved.name,
         deletion_policy: deletion_policy(cluster, ctx),
         applied_service_connect_namespace: applied.service_connect_namespace.clone(),
+        managed_fields: applied.managed_fields.clone(),
         now: Timestamp::now(),
     };
     let mut new_status = status::compute(&input, &applied.outcome);
@@ -414,27 +417,13 @@ async fn sync(
             };
             let created = ecs_cl::create_cluster(
                 ecs,
-                &CreateClusterRequest {
+                &plan::create_request(
+                    &cluster.spec,
                     name,
-                    container_insights: cluster
-                        .spec
-                        .settings
-                        .as_ref()
-                        .and_then(|s| s.container_insights),
-                    execute_command_configuration: cluster
-                        .spec
-                        .configuration
-                        .as_ref()
-                        .and_then(|c| c.execute_command_configuration.as_ref()),
-                    service_connect_namespace: literal_namespace.as_deref(),
-                    capacity_providers: providers.map(|p| {
-                        (
-                            p,
-                            cluster.spec.default_capacity_provider_strategy.as_slice(),
-                        )
-                    }),
-                    tags: &tags,
-                },
+                    literal_namespace.as_deref(),
+                    providers,
+                    &tags,
+                ),
             )
             .await?;
             info!(arn = %created.arn, "created ECS cluster");
@@ -453,6 +442,7 @@ async fn sync(
                     pending: resolved.pending(),
                 },
                 service_connect_namespace: Some(literal_namespace),
+                managed_fields: Some(plan::managed_fields(&cluster.spec)),
             })
         }
         Plan::AlreadyExists { owner } => Ok(Outcome::AlreadyExists { owner }.into()),
@@ -462,6 +452,7 @@ async fn sync(
             update,
             providers,
             changed,
+            reset,
             tags_to_set,
             tags_to_remove,
         } => {
@@ -510,6 +501,7 @@ async fn sync(
                             ),
                         },
                         service_connect_namespace: applied_namespace,
+                        managed_fields: None,
                     });
                 }
                 match ecs_cl::put_capacity_providers(
@@ -532,6 +524,7 @@ async fn sync(
                                 ),
                             },
                             service_connect_namespace: applied_namespace,
+                            managed_fields: None,
                         });
                     }
                     Err(err) => return Err(err),
@@ -553,12 +546,26 @@ async fn sync(
                 };
                 ctx.event(cluster, type_, reason, "Update", note).await;
             }
+            if !reset.is_empty() {
+                ctx.cluster_observations.invalidate(&cache_key);
+                let what = reset.join(", ");
+                info!(reset = %what, "reset ECS cluster fields removed from the spec");
+                ctx.event(
+                    cluster,
+                    EventType::Normal,
+                    "FieldsReset",
+                    "Update",
+                    format!("reset {what} to ECS's defaults (removed from the spec)"),
+                )
+                .await;
+            }
             Ok(Applied {
                 outcome: Outcome::Synced {
                     observed,
                     pending: resolved.pending(),
                 },
                 service_connect_namespace: applied_namespace,
+                managed_fields: Some(plan::managed_fields(&cluster.spec)),
             })
         }
     }
@@ -667,6 +674,7 @@ async fn cleanup(
         name: &name,
         deletion_policy: policy,
         applied_service_connect_namespace: None,
+        managed_fields: None,
         now: Timestamp::now(),
     };
     let new_status = status::compute(

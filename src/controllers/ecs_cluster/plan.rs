@@ -1,19 +1,21 @@
 //! Pure decisions for an ECSCluster: compare the spec with the observed cluster after
 //! normalising both sides, and say what to do.
 //!
-//! Only what the spec sets is compared: a setting left unset is ECS's to decide, so defaults
-//! ECS fills never look like drift. The capacity providers are managed as a whole once the
-//! spec names any (PutClusterCapacityProviders always sets the complete list).
+//! Three-way field semantics: what the spec sets is compared and repaired; what it set before
+//! (`status.managedFields`) and no longer sets is reset once to ECS's default; what it never
+//! set is ECS's (or another tool's) to decide, so defaults ECS fills never look like drift.
+//! The capacity providers are managed as a whole once the spec names any
+//! (PutClusterCapacityProviders always sets the complete list).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::common::{Ownership, ownership_of, ownership_tags};
 use crate::api::ecs_cluster::{
-    ECSClusterSpec, ECSClusterStatus, ExecuteCommandConfiguration, ExecuteCommandLogConfiguration,
-    ExecuteCommandLogging,
+    ContainerInsights, ECSClusterSpec, ECSClusterStatus, ExecuteCommandConfiguration,
+    ExecuteCommandLogConfiguration, ExecuteCommandLogging,
 };
 use crate::api::ecs_service::CapacityProviderStrategyItem;
-use crate::aws::ecs_cluster::{ClusterUpdate, ObservedCluster};
+use crate::aws::ecs_cluster::{ClusterUpdate, CreateClusterRequest, ObservedCluster};
 use crate::controllers::task_definition::plan::tag_changes;
 
 pub const KIND: &str = "ECSCluster";
@@ -79,6 +81,8 @@ pub enum Plan {
         providers: Option<ProvidersUpdate>,
         /// Names of the changed fields, for Events and logs.
         changed: Vec<&'static str>,
+        /// Fields removed from the spec that `update`/`providers` reset to ECS's default.
+        reset: Vec<&'static str>,
         tags_to_set: BTreeMap<String, String>,
         tags_to_remove: Vec<String>,
     },
@@ -159,6 +163,86 @@ pub fn strategy_problem(spec: &ECSClusterSpec, providers: &[String]) -> Option<S
 }
 
 /// A cluster name change after creation, judged from what status recorded.
+const CONTAINER_INSIGHTS: &str = "settings.containerInsights";
+const EXECUTE_COMMAND: &str = "configuration.executeCommandConfiguration";
+const SERVICE_CONNECT: &str = "serviceConnectDefaults";
+/// `capacityProviders`, `capacityProviderRefs` and `defaultCapacityProviderStrategy`, which ECS
+/// sets together.
+const CAPACITY_PROVIDERS: &str = "capacityProviders";
+
+/// Every cluster field the spec can manage; removing one resets it: container insights to
+/// `disabled`, ECS Exec to `logging: DEFAULT` without key or log destination, Service
+/// Connect defaults to none (an empty namespace), capacity providers and the default strategy
+/// to none.
+pub const FIELDS: &[&str] = &[
+    CONTAINER_INSIGHTS,
+    EXECUTE_COMMAND,
+    SERVICE_CONNECT,
+    CAPACITY_PROVIDERS,
+];
+
+/// The paths of `FIELDS` this spec sets.
+pub fn managed_paths(spec: &ECSClusterSpec) -> BTreeSet<&'static str> {
+    let set = [
+        (
+            CONTAINER_INSIGHTS,
+            spec.settings
+                .as_ref()
+                .is_some_and(|s| s.container_insights.is_some()),
+        ),
+        (
+            EXECUTE_COMMAND,
+            spec.configuration
+                .as_ref()
+                .is_some_and(|c| c.execute_command_configuration.is_some()),
+        ),
+        (SERVICE_CONNECT, spec.service_connect_defaults.is_some()),
+        (CAPACITY_PROVIDERS, manages_providers(spec)),
+    ];
+    set.into_iter()
+        .filter_map(|(path, managed)| managed.then_some(path))
+        .collect()
+}
+
+/// `status.managedFields` for this spec.
+pub fn managed_fields(spec: &ECSClusterSpec) -> Vec<String> {
+    managed_paths(spec)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The CreateCluster request for a spec: `namespace` is the literal Service Connect namespace
+/// (a reference resolved), `providers` the capacity providers when the spec manages them.
+pub fn create_request<'a>(
+    spec: &'a ECSClusterSpec,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    providers: Option<&'a [String]>,
+    tags: &'a BTreeMap<String, String>,
+) -> CreateClusterRequest<'a> {
+    CreateClusterRequest {
+        name,
+        container_insights: spec.settings.as_ref().and_then(|s| s.container_insights),
+        execute_command_configuration: spec
+            .configuration
+            .as_ref()
+            .and_then(|c| c.execute_command_configuration.as_ref()),
+        service_connect_namespace: namespace,
+        capacity_providers: providers
+            .map(|p| (p, spec.default_capacity_provider_strategy.as_slice())),
+        tags,
+    }
+}
+
+/// ECS Exec as a cluster without the setting has it.
+fn default_execute_command() -> ExecuteCommandConfiguration {
+    ExecuteCommandConfiguration {
+        logging: Some(ExecuteCommandLogging::DEFAULT),
+        ..Default::default()
+    }
+}
+
 pub fn immutable_from_status(desired: &Desired<'_>, status: &ECSClusterStatus) -> Option<String> {
     let recorded = status.cluster_name.as_deref()?;
     (recorded != desired.name).then(|| {
@@ -205,6 +289,36 @@ pub fn plan(
     let spec = desired.spec;
     let mut update = ClusterUpdate::default();
     let mut changed = Vec::new();
+    let mut reset = Vec::new();
+    let managed = managed_paths(spec);
+    let removed =
+        |path: &str| status.managed_fields.iter().any(|m| m == path) && !managed.contains(path);
+    if removed(CONTAINER_INSIGHTS)
+        && observed
+            .container_insights
+            .is_some_and(|c| c != ContainerInsights::Disabled)
+    {
+        update.container_insights = Some(ContainerInsights::Disabled);
+        reset.push(CONTAINER_INSIGHTS);
+    }
+    let exec_is_default = observed
+        .execute_command_configuration
+        .as_ref()
+        .is_none_or(|e| {
+            e.kms_key_id.is_none()
+                && e.log_configuration.is_none()
+                && e.logging.unwrap_or(ExecuteCommandLogging::DEFAULT)
+                    == ExecuteCommandLogging::DEFAULT
+        });
+    if removed(EXECUTE_COMMAND) && !exec_is_default {
+        update.execute_command_configuration = Some(default_execute_command());
+        reset.push(EXECUTE_COMMAND);
+    }
+    if removed(SERVICE_CONNECT) && observed.service_connect_namespace.is_some() {
+        // ECS removes the Service Connect defaults when given an empty namespace.
+        update.service_connect_namespace = Some(String::new());
+        reset.push(SERVICE_CONNECT);
+    }
 
     if let Some(insights) = spec.settings.as_ref().and_then(|s| s.container_insights)
         && observed.container_insights != Some(insights)
@@ -233,6 +347,17 @@ pub fn plan(
     }
 
     let mut providers = None;
+    if removed(CAPACITY_PROVIDERS)
+        && (!observed.capacity_providers.is_empty()
+            || !observed.default_capacity_provider_strategy.is_empty())
+    {
+        reset.push(CAPACITY_PROVIDERS);
+        providers = Some(ProvidersUpdate {
+            capacity_providers: vec![],
+            default_strategy: vec![],
+            removed: observed.capacity_providers.clone(),
+        });
+    }
     if let WantedProviders::Resolved(want) = &desired.providers {
         let strategy_same = normalized_strategy(&spec.default_capacity_provider_strategy)
             == normalized_strategy(&observed.default_capacity_provider_strategy);
@@ -270,6 +395,7 @@ pub fn plan(
         update: has_update.then_some(update),
         providers,
         changed,
+        reset,
         tags_to_set,
         tags_to_remove,
     }
@@ -429,6 +555,99 @@ mod tests {
             &ECSClusterStatus::default(),
         );
         assert!(!plan.writes(), "{plan:?}");
+    }
+
+    fn reset_of(plan: Plan) -> Vec<&'static str> {
+        match plan {
+            Plan::Sync { reset, .. } => reset,
+            other => panic!("expected Sync, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields_removed_from_the_spec_are_reset_once_and_fields_never_set_are_left() {
+        let mut full = spec();
+        full.configuration = Some(ClusterConfiguration {
+            execute_command_configuration: Some(ExecuteCommandConfiguration {
+                kms_key_id: Some("alias/exec".into()),
+                logging: Some(ExecuteCommandLogging::OVERRIDE),
+                ..Default::default()
+            }),
+        });
+        let mut ecs = observed();
+        ecs.execute_command_configuration = full
+            .configuration
+            .as_ref()
+            .and_then(|c| c.execute_command_configuration.clone());
+        ecs.service_connect_namespace =
+            Some("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1".into());
+        let applied = ECSClusterStatus {
+            managed_fields: managed_fields(&full),
+            ..Default::default()
+        };
+        // The service connect namespace was never in the spec: left alone.
+        assert!(
+            !applied
+                .managed_fields
+                .iter()
+                .any(|m| m == "serviceConnectDefaults")
+        );
+        let bare = ECSClusterSpec {
+            tags: full.tags.clone(),
+            ..Default::default()
+        };
+        let plan_removed = plan(&desired(&bare), Some(&ecs), &applied);
+        let (update, providers, changed) = sync_parts(plan_removed.clone());
+        assert!(changed.is_empty(), "{changed:?}");
+        let update = update.expect("reset");
+        assert_eq!(update.container_insights, Some(ContainerInsights::Disabled));
+        assert_eq!(
+            update.execute_command_configuration,
+            Some(ExecuteCommandConfiguration {
+                logging: Some(ExecuteCommandLogging::DEFAULT),
+                ..Default::default()
+            })
+        );
+        assert_eq!(update.service_connect_namespace, None);
+        let providers = providers.expect("providers reset");
+        assert!(providers.capacity_providers.is_empty() && providers.default_strategy.is_empty());
+        assert_eq!(
+            reset_of(plan_removed),
+            vec![
+                "settings.containerInsights",
+                "configuration.executeCommandConfiguration",
+                "capacityProviders"
+            ]
+        );
+        // Once reset the fields are no longer managed: nothing more is sent.
+        let after = ECSClusterStatus {
+            managed_fields: managed_fields(&bare),
+            ..Default::default()
+        };
+        assert!(!plan(&desired(&bare), Some(&ecs), &after).writes());
+    }
+
+    #[test]
+    fn removed_service_connect_defaults_are_removed_with_an_empty_namespace() {
+        let mut with = spec();
+        with.service_connect_defaults = Some(crate::api::ecs_cluster::ServiceConnectDefaults {
+            namespace: Some("internal".into()),
+            ..Default::default()
+        });
+        let mut ecs = observed();
+        ecs.service_connect_namespace =
+            Some("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1".into());
+        let applied = ECSClusterStatus {
+            managed_fields: managed_fields(&with),
+            ..Default::default()
+        };
+        let plan_removed = plan(&desired(&spec()), Some(&ecs), &applied);
+        let (update, _, _) = sync_parts(plan_removed.clone());
+        assert_eq!(
+            update.and_then(|u| u.service_connect_namespace),
+            Some(String::new())
+        );
+        assert_eq!(reset_of(plan_removed), vec!["serviceConnectDefaults"]);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Input<'a> {
     pub deletion_policy: DeletionPolicy,
     /// `spec.serviceConnectDefaults.namespace` now applied (None: unchanged from previous).
     pub applied_service_connect_namespace: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (None: unchanged).
+    pub managed_fields: Option<Vec<String>>,
     pub now: Timestamp,
 }
 
@@ -72,6 +74,9 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSClusterStatus {
     };
     if let Some(applied) = &input.applied_service_connect_namespace {
         status.applied_service_connect_namespace = applied.clone();
+    }
+    if let Some(fields) = &input.managed_fields {
+        status.managed_fields = fields.clone();
     }
     if let Outcome::Synced { observed, .. } = outcome {
         status.cluster_arn = Some(observed.arn.clone());
@@ -186,6 +191,7 @@ mod tests {
             name: "prod",
             deletion_policy: DeletionPolicy::Delete,
             applied_service_connect_namespace: None,
+            managed_fields: None,
             now: Timestamp::from_second(now).unwrap_or_default(),
         }
     }

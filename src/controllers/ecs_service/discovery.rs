@@ -373,12 +373,7 @@ pub fn resolve_service_connect(
     let Some(connect) = spec.service_connect_configuration.as_mut() else {
         return Ok(spec);
     };
-    let Some(reference) = connect
-        .get("namespaceRef")
-        .and_then(|r| r.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_string)
-    else {
+    let Some(reference) = connect.namespace_ref.take().map(|r| r.name) else {
         return Ok(spec);
     };
     let arn = ready_cloud_map_namespace(
@@ -390,9 +385,6 @@ pub fn resolve_service_connect(
     )
     .map_err(|message| format!("Service Connect: {message}"))?
     .arn;
-    if let Some(object) = connect.as_object_mut() {
-        object.remove("namespaceRef");
-        object.insert("namespace".into(), serde_json::Value::String(arn));
-    }
+    connect.namespace = Some(arn);
     Ok(spec)
 }

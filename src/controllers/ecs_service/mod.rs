@@ -19,7 +19,7 @@ use tracing::{info, instrument};
 
 use self::discovery::Discovery;
 use self::observer::{ROLLOUT_POLL, service_key};
-use self::plan::{Desired, Plan, task_definition_key, value_hash};
+use self::plan::{Desired, Plan, task_definition_key};
 use self::status::{Input, Outcome};
 use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{
@@ -222,7 +222,7 @@ pub fn needs_reconcile(
         task_definition_arn: Some(td),
         deletion_policy: status.deletion_policy.unwrap_or_default(),
         applied_redeploy_token: None,
-        applied_service_connect_hash: None,
+        managed_fields: None,
         auto_scaling: None,
         progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),
@@ -232,6 +232,7 @@ pub fn needs_reconcile(
         &Outcome::Synced {
             observed: observed.clone(),
             rollout_failed,
+            unequal: plan::unequal_fields(&desired, observed),
         },
     );
     acts || new_status != status
@@ -240,7 +241,8 @@ pub fn needs_reconcile(
 struct Applied {
     outcome: Outcome,
     redeploy_token: Option<Option<String>>,
-    service_connect_hash: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (`None`: unchanged).
+    managed_fields: Option<Vec<String>>,
     /// Cloud Map registration after this reconcile (`None`: unchanged).
     discovery: Option<Option<DiscoveryStatus>>,
     /// Auto scaling after this reconcile (`None`: unchanged).
@@ -253,7 +255,7 @@ impl From<Outcome> for Applied {
             outcome,
             discovery: None,
             redeploy_token: None,
-            service_connect_hash: None,
+            managed_fields: None,
             auto_scaling: None,
         }
     }
@@ -282,7 +284,7 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         task_definition_arn: td_arn.as_deref(),
         deletion_policy: deletion_policy(svc, ctx),
         applied_redeploy_token: applied.redeploy_token.clone(),
-        applied_service_connect_hash: applied.service_connect_hash.clone(),
+        managed_fields: applied.managed_fields.clone(),
         auto_scaling: applied.auto_scaling.clone(),
         progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),
@@ -304,8 +306,11 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
     publish_transition_events(svc, ctx, &new_status).await;
 
     let reference = kube::runtime::reflector::ObjectRef::from(svc);
-    let rolling = matches!(&applied.outcome, Outcome::Synced { observed, rollout_failed }
+    let rolling = matches!(&applied.outcome, Outcome::Synced { observed, rollout_failed, .. }
         if !*rollout_failed && !status::is_ready(observed, td_arn.as_deref().unwrap_or_default()));
+    // A field ECS did not take as sent: applied again with backoff, never in a hot loop.
+    let unequal =
+        matches!(&applied.outcome, Outcome::Synced { unequal, .. } if !unequal.is_empty());
     if rolling {
         // The observer follows the rollout in batches and wakes us when it moves.
         ctx.rollouts.follow(reference);
@@ -313,6 +318,9 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         ctx.rollouts.forget(&reference);
     }
     Ok(match &applied.outcome {
+        Outcome::Synced { .. } if unequal => {
+            Action::requeue(ctx.backoff.next_delay(&key, ErrorClass::Retryable))
+        }
         Outcome::Synced { .. } => {
             ctx.backoff.reset(&key);
             if rolling {
@@ -511,7 +519,6 @@ async fn sync(
         };
     desired.service_registries = registries.as_deref();
     let key = service_key(aws, cluster, &name);
-    let service_connect_hash = spec.service_connect_configuration.as_ref().map(value_hash);
 
     let ecs_result: Result<Applied, AwsError> = async {
         match plan::plan(&desired, observed.as_ref(), &status) {
@@ -553,13 +560,15 @@ async fn sync(
                 )
                 .await;
                 ctx.observations.invalidate(&key);
+                let unequal = plan::unequal_fields(&desired, &created);
                 Ok(Applied {
                     outcome: Outcome::Synced {
                         observed: created,
                         rollout_failed: false,
+                        unequal,
                     },
                     redeploy_token: Some(svc.spec.redeploy_token.clone()),
-                    service_connect_hash: Some(service_connect_hash),
+                    managed_fields: Some(plan::managed_fields(&spec)),
                     discovery: None,
                     auto_scaling: None,
                 })
@@ -599,6 +608,8 @@ async fn sync(
                 adopt,
                 update,
                 changed,
+                reset,
+                kept,
                 tags_to_set,
                 tags_to_remove,
                 rollout_failed,
@@ -625,8 +636,27 @@ async fn sync(
                         .await;
                     }
                 }
+                if !kept.is_empty() {
+                    let why: Vec<String> = kept
+                        .iter()
+                        .map(|path| match plan::field_rule(path).map(|r| r.removal) {
+                            Some(plan::Removal::Kept(reason)) => format!("{path} ({reason})"),
+                            _ => path.to_string(),
+                        })
+                        .collect();
+                    ctx.event(
+                        svc,
+                        EventType::Normal,
+                        "FieldsLeftAsIs",
+                        "Update",
+                        format!(
+                            "removed from the spec but left as ECS has it: {}",
+                            why.join("; ")
+                        ),
+                    )
+                    .await;
+                }
                 let mut applied_token = None;
-                let mut applied_connect = None;
                 if let Some(update) = update {
                     // Drift is a change of a field nothing on our side moved: a new revision
                     // of the TaskDefinition, or the Cloud Map service discovery switched to,
@@ -644,43 +674,55 @@ async fn sync(
                     observed = ecs_svc::update(ecs, cluster, &name, &update).await?;
                     ctx.observations.invalidate(&key);
                     let what = changed.join(", ");
-                    info!(changed = %what, drift, "updated ECS service");
-                    let (reason, note) = if drift {
-                        (
-                            "DriftRepaired",
-                            format!(
-                                "ECS service differed from the spec in {what}; updated it back"
-                            ),
-                        )
-                    } else {
-                        ("Updated", format!("updated {what}"))
-                    };
-                    ctx.event(
-                        svc,
-                        if drift {
-                            EventType::Warning
+                    let reset_what = reset.join(", ");
+                    info!(changed = %what, reset = %reset_what, drift, "updated ECS service");
+                    if !changed.is_empty() {
+                        let (reason, note) = if drift {
+                            (
+                                "DriftRepaired",
+                                format!(
+                                    "ECS service differed from the spec in {what}; updated it back"
+                                ),
+                            )
                         } else {
-                            EventType::Normal
-                        },
-                        reason,
-                        "Update",
-                        note,
-                    )
-                    .await;
+                            ("Updated", format!("updated {what}"))
+                        };
+                        ctx.event(
+                            svc,
+                            if drift {
+                                EventType::Warning
+                            } else {
+                                EventType::Normal
+                            },
+                            reason,
+                            "Update",
+                            note,
+                        )
+                        .await;
+                    }
+                    if !reset.is_empty() {
+                        ctx.event(
+                            svc,
+                            EventType::Normal,
+                            "FieldsReset",
+                            "Update",
+                            format!("reset {reset_what} to ECS's defaults (removed from the spec)"),
+                        )
+                        .await;
+                    }
                     if update.force_new_deployment {
                         applied_token = Some(svc.spec.redeploy_token.clone());
                     }
-                    if update.service_connect_configuration.is_some() {
-                        applied_connect = Some(service_connect_hash);
-                    }
                 }
+                let unequal = plan::unequal_fields(&desired, &observed);
                 Ok(Applied {
                     outcome: Outcome::Synced {
                         observed,
                         rollout_failed,
+                        unequal,
                     },
                     redeploy_token: applied_token,
-                    service_connect_hash: applied_connect,
+                    managed_fields: Some(plan::managed_fields(&spec)),
                     discovery: None,
                     auto_scaling: None,
                 })
@@ -890,7 +932,7 @@ async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Resu
         task_definition_arn: None,
         deletion_policy: policy,
         applied_redeploy_token: None,
-        applied_service_connect_hash: None,
+        managed_fields: None,
         auto_scaling: scaling_removed.then_some(None),
         progress_deadline_seconds: progress_deadline_seconds(svc),
         now: Timestamp::now(),

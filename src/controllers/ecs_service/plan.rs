@@ -1,18 +1,21 @@
 //! Pure decisions for an ECSService: compare the spec with the observed service after
 //! normalising both sides, and say what to do.
 //!
-//! Only fields the spec sets are compared ("drift in the fields the spec sets"): a field left
-//! unset is ECS's to decide, so defaults ECS fills never look like drift.
+//! Three-way field semantics, like `kubectl apply`: a field the spec sets is managed (compared
+//! with what ECS reports, after normalising both sides, and repaired); a field that was managed
+//! (`status.managedFields`) and left the spec is reset once to ECS's default, or, where ECS
+//! cannot go back, left as it is and named; a field never set is left to others, so defaults
+//! ECS fills never look like drift.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
 use crate::api::common::{Ownership, ownership_of, ownership_tags};
 use crate::api::ecs_service::{
-    CapacityProviderStrategyItem, DeploymentConfiguration, DeploymentControllerType,
-    ECSServiceSpec, ECSServiceStatus, EnabledDisabled, NetworkConfiguration, PropagateTags,
-    SchedulingStrategy,
+    CapacityProviderStrategyItem, DeploymentControllerType, ECSServiceSpec, ECSServiceStatus,
+    EnabledDisabled, NetworkConfiguration, PropagateTags, SchedulingStrategy,
+    ServiceConnectConfiguration,
 };
 use crate::aws::ecs_service::{ObservedService, Registry, ServiceUpdate};
 use crate::controllers::task_definition::plan::tag_changes;
@@ -54,6 +57,10 @@ pub enum Plan {
         update: Option<ServiceUpdate>,
         /// Names of the changed fields, for Events and logs.
         changed: Vec<&'static str>,
+        /// Fields removed from the spec that `update` resets to ECS's default.
+        reset: Vec<&'static str>,
+        /// Fields removed from the spec that ECS cannot reset: left as they are.
+        kept: Vec<&'static str>,
         tags_to_set: BTreeMap<String, String>,
         tags_to_remove: Vec<String>,
         /// The desired task definition's rollout failed: it is not re-applied.
@@ -151,8 +158,13 @@ pub fn plan(
     }
 
     let spec = desired.spec;
-    let mut update = ServiceUpdate::default();
-    let mut changed = Vec::new();
+    let previously: BTreeSet<&str> = status.managed_fields.iter().map(String::as_str).collect();
+    let FieldDiff {
+        mut update,
+        mut changed,
+        reset,
+        kept,
+    } = field_diff(desired, observed, &previously);
 
     let rollout_failed = rollout_failed(desired, observed, status);
     if !rollout_failed
@@ -160,125 +172,7 @@ pub fn plan(
             != task_definition_key(desired.task_definition_arn)
     {
         update.task_definition = Some(desired.task_definition_arn.to_string());
-        changed.push("taskDefinition");
-    }
-    // With auto scaling the scaler owns the count: desiredCount is only the initial one.
-    if spec.auto_scaling.is_none()
-        && let Some(count) = spec.desired_count
-        && count != observed.desired_count
-    {
-        update.desired_count = Some(count);
-        changed.push("desiredCount");
-    }
-    if !spec.capacity_provider_strategy.is_empty()
-        && normalized_strategy(&spec.capacity_provider_strategy)
-            != normalized_strategy(&observed.capacity_provider_strategy)
-    {
-        update.capacity_provider_strategy = Some(spec.capacity_provider_strategy.clone());
-        changed.push("capacityProviderStrategy");
-    }
-    if let Some(version) = &spec.platform_version
-        && observed.platform_version.as_ref() != Some(version)
-    {
-        update.platform_version = Some(version.clone());
-        changed.push("platformVersion");
-    }
-    if let Some(network) = &spec.network_configuration
-        && Some(normalized_network(network))
-            != observed
-                .network_configuration
-                .as_ref()
-                .map(normalized_network)
-    {
-        update.network_configuration = Some(network.clone());
-        changed.push("networkConfiguration");
-    }
-    if !spec.load_balancers.is_empty() {
-        let mut want = spec.load_balancers.clone();
-        let mut have = observed.load_balancers.clone();
-        want.sort();
-        have.sort();
-        if want != have {
-            update.load_balancers = Some(spec.load_balancers.clone());
-            changed.push("loadBalancers");
-        }
-    }
-    if let Some(config) = &spec.deployment_configuration
-        && !deployment_configuration_matches(config, observed.deployment_configuration.as_ref())
-    {
-        update.deployment_configuration = Some(config.clone());
-        changed.push("deploymentConfiguration");
-    }
-    if !spec.placement_constraints.is_empty() {
-        let mut want = spec.placement_constraints.clone();
-        let mut have = observed.placement_constraints.clone();
-        want.sort();
-        have.sort();
-        if want != have {
-            update.placement_constraints = Some(spec.placement_constraints.clone());
-            changed.push("placementConstraints");
-        }
-    }
-    // Placement strategy order is meaningful (applied in order): compared as a list.
-    if !spec.placement_strategy.is_empty() && spec.placement_strategy != observed.placement_strategy
-    {
-        update.placement_strategy = Some(spec.placement_strategy.clone());
-        changed.push("placementStrategy");
-    }
-    if let Some(grace) = spec.health_check_grace_period_seconds
-        && observed.health_check_grace_period_seconds.unwrap_or(0) != grace
-    {
-        update.health_check_grace_period_seconds = Some(grace);
-        changed.push("healthCheckGracePeriodSeconds");
-    }
-    if let Some(exec) = spec.enable_execute_command
-        && exec != observed.enable_execute_command
-    {
-        update.enable_execute_command = Some(exec);
-        changed.push("enableExecuteCommand");
-    }
-    if let Some(managed) = spec.enable_ecs_managed_tags
-        && managed != observed.enable_ecs_managed_tags
-    {
-        update.enable_ecs_managed_tags = Some(managed);
-        changed.push("enableECSManagedTags");
-    }
-    if let Some(propagate) = spec.propagate_tags
-        && observed.propagate_tags.unwrap_or(PropagateTags::NONE) != propagate
-    {
-        update.propagate_tags = Some(propagate);
-        changed.push("propagateTags");
-    }
-    if let Some(rebalancing) = spec.availability_zone_rebalancing {
-        // ECS reports the effective value; older services omit it (DISABLED).
-        if observed
-            .availability_zone_rebalancing
-            .unwrap_or(EnabledDisabled::DISABLED)
-            != rebalancing
-        {
-            update.availability_zone_rebalancing = Some(rebalancing);
-            changed.push("availabilityZoneRebalancing");
-        }
-    }
-    if let Some(connect) = &spec.service_connect_configuration
-        && status.applied_service_connect_hash.as_deref() != Some(value_hash(connect).as_str())
-    {
-        update.service_connect_configuration = Some(connect.clone());
-        changed.push("serviceConnectConfiguration");
-    }
-    if let Some(registries) = desired.service_registries {
-        let mut want: Vec<&str> = registries.iter().map(|r| r.registry_arn.as_str()).collect();
-        let mut have: Vec<&str> = observed
-            .service_registries
-            .iter()
-            .map(String::as_str)
-            .collect();
-        want.sort();
-        have.sort();
-        if want != have {
-            update.service_registries = Some(registries.to_vec());
-            changed.push("serviceRegistries");
-        }
+        changed.insert(0, "taskDefinition");
     }
     // ECS reports volume configurations per deployment, not on the service: compare with
     // what was last applied.
@@ -315,12 +209,648 @@ pub fn plan(
     let (tags_to_set, tags_to_remove) = tag_changes(&observed.tags, &desired_tags);
     Plan::Sync {
         adopt,
-        update: (!changed.is_empty()).then_some(update),
+        update: (!changed.is_empty() || !reset.is_empty()).then_some(update),
         changed,
+        reset,
+        kept,
         tags_to_set,
         tags_to_remove,
         rollout_failed,
     }
+}
+
+/// What removing a managed field from the spec does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Reset once to ECS's default, named in the comment of the field's rule.
+    Reset,
+    /// ECS has no way back: the field is left as it is (the reason, for Events and docs).
+    Kept(&'static str),
+}
+
+/// One field the three-way semantics covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldRule {
+    /// Path in the spec (dots between members), as kept in `status.managedFields`.
+    pub path: &'static str,
+    pub removal: Removal,
+}
+
+const NETWORK: &str = "networkConfiguration";
+const SECURITY_GROUPS: &str = "networkConfiguration.awsvpcConfiguration.securityGroups";
+const ASSIGN_PUBLIC_IP: &str = "networkConfiguration.awsvpcConfiguration.assignPublicIp";
+const MINIMUM_HEALTHY: &str = "deploymentConfiguration.minimumHealthyPercent";
+const MAXIMUM_PERCENT: &str = "deploymentConfiguration.maximumPercent";
+const CIRCUIT_BREAKER: &str = "deploymentConfiguration.deploymentCircuitBreaker";
+const ALARMS: &str = "deploymentConfiguration.alarms";
+
+/// Every ECS service field the spec can manage, with what its removal does. (Service
+/// registries follow `serviceDiscovery`, volume configurations what was last applied, tags
+/// `spec.tags` as a whole: each has its own rule, see `plan`.)
+pub const FIELDS: &[FieldRule] = &[
+    FieldRule {
+        path: "desiredCount",
+        removal: Removal::Kept(
+            "ECS has no default task count: the service keeps the count it has (with autoScaling, the scaler owns it)",
+        ),
+    },
+    FieldRule {
+        path: "launchType",
+        removal: Removal::Kept(
+            "ECS cannot change a service's launch type in place; set capacityProviderStrategy to move it",
+        ),
+    },
+    // Reset: an empty strategy, which moves the service back to its launch type.
+    FieldRule {
+        path: "capacityProviderStrategy",
+        removal: Removal::Reset,
+    },
+    // Reset: LATEST (Fargate services only; others have no platform version).
+    FieldRule {
+        path: "platformVersion",
+        removal: Removal::Reset,
+    },
+    FieldRule {
+        path: NETWORK,
+        removal: Removal::Kept("ECS cannot remove the network configuration of an awsvpc service"),
+    },
+    // Reset: none, so ECS uses the VPC's default security group.
+    FieldRule {
+        path: SECURITY_GROUPS,
+        removal: Removal::Reset,
+    },
+    // Reset: DISABLED.
+    FieldRule {
+        path: ASSIGN_PUBLIC_IP,
+        removal: Removal::Reset,
+    },
+    // Reset: no load balancers.
+    FieldRule {
+        path: "loadBalancers",
+        removal: Removal::Reset,
+    },
+    // Reset: 100 (0 for DAEMON services).
+    FieldRule {
+        path: MINIMUM_HEALTHY,
+        removal: Removal::Reset,
+    },
+    // Reset: 200 (100 for DAEMON services).
+    FieldRule {
+        path: MAXIMUM_PERCENT,
+        removal: Removal::Reset,
+    },
+    // Reset: enable false, rollback false.
+    FieldRule {
+        path: CIRCUIT_BREAKER,
+        removal: Removal::Reset,
+    },
+    // Reset: no alarms, enable false, rollback false.
+    FieldRule {
+        path: ALARMS,
+        removal: Removal::Reset,
+    },
+    FieldRule {
+        path: "deploymentController",
+        removal: Removal::Kept("ECS cannot change a service's deployment controller in place"),
+    },
+    // Reset: no constraints.
+    FieldRule {
+        path: "placementConstraints",
+        removal: Removal::Reset,
+    },
+    // Reset: no strategy.
+    FieldRule {
+        path: "placementStrategy",
+        removal: Removal::Reset,
+    },
+    // Reset: 0.
+    FieldRule {
+        path: "healthCheckGracePeriodSeconds",
+        removal: Removal::Reset,
+    },
+    FieldRule {
+        path: "schedulingStrategy",
+        removal: Removal::Kept("ECS cannot change a service's scheduling strategy in place"),
+    },
+    // Reset: false.
+    FieldRule {
+        path: "enableExecuteCommand",
+        removal: Removal::Reset,
+    },
+    // Reset: false.
+    FieldRule {
+        path: "enableEcsManagedTags",
+        removal: Removal::Reset,
+    },
+    // Reset: NONE.
+    FieldRule {
+        path: "propagateTags",
+        removal: Removal::Reset,
+    },
+    // Reset: ENABLED, CreateService's default; DISABLED for the services ECS cannot rebalance
+    // (DAEMON, binpack placement, EXTERNAL launch type).
+    FieldRule {
+        path: "availabilityZoneRebalancing",
+        removal: Removal::Reset,
+    },
+    // Reset: `enabled: false`.
+    FieldRule {
+        path: "serviceConnectConfiguration",
+        removal: Removal::Reset,
+    },
+];
+
+/// The rule of a path in `FIELDS`.
+pub fn field_rule(path: &str) -> Option<&'static FieldRule> {
+    FIELDS.iter().find(|f| f.path == path)
+}
+
+/// The paths of `FIELDS` this spec sets, i.e. manages.
+pub fn managed_paths(spec: &ECSServiceSpec) -> BTreeSet<&'static str> {
+    let network = spec.network_configuration.as_ref();
+    let deployment = spec.deployment_configuration.as_ref();
+    let set = [
+        // With auto scaling the scaler owns the count: desiredCount is only the initial one.
+        (
+            "desiredCount",
+            spec.desired_count.is_some() && spec.auto_scaling.is_none(),
+        ),
+        ("launchType", spec.launch_type.is_some()),
+        (
+            "capacityProviderStrategy",
+            !spec.capacity_provider_strategy.is_empty(),
+        ),
+        ("platformVersion", spec.platform_version.is_some()),
+        (NETWORK, network.is_some()),
+        (
+            SECURITY_GROUPS,
+            network.is_some_and(|n| !n.awsvpc_configuration.security_groups.is_empty()),
+        ),
+        (
+            ASSIGN_PUBLIC_IP,
+            network.is_some_and(|n| n.awsvpc_configuration.assign_public_ip.is_some()),
+        ),
+        ("loadBalancers", !spec.load_balancers.is_empty()),
+        (
+            MINIMUM_HEALTHY,
+            deployment.is_some_and(|d| d.minimum_healthy_percent.is_some()),
+        ),
+        (
+            MAXIMUM_PERCENT,
+            deployment.is_some_and(|d| d.maximum_percent.is_some()),
+        ),
+        (
+            CIRCUIT_BREAKER,
+            deployment.is_some_and(|d| d.deployment_circuit_breaker.is_some()),
+        ),
+        (ALARMS, deployment.is_some_and(|d| d.alarms.is_some())),
+        ("deploymentController", spec.deployment_controller.is_some()),
+        (
+            "placementConstraints",
+            !spec.placement_constraints.is_empty(),
+        ),
+        ("placementStrategy", !spec.placement_strategy.is_empty()),
+        (
+            "healthCheckGracePeriodSeconds",
+            spec.health_check_grace_period_seconds.is_some(),
+        ),
+        ("schedulingStrategy", spec.scheduling_strategy.is_some()),
+        (
+            "enableExecuteCommand",
+            spec.enable_execute_command.is_some(),
+        ),
+        (
+            "enableEcsManagedTags",
+            spec.enable_ecs_managed_tags.is_some(),
+        ),
+        ("propagateTags", spec.propagate_tags.is_some()),
+        (
+            "availabilityZoneRebalancing",
+            spec.availability_zone_rebalancing.is_some(),
+        ),
+        (
+            "serviceConnectConfiguration",
+            spec.service_connect_configuration.is_some(),
+        ),
+    ];
+    set.into_iter()
+        .filter_map(|(path, managed)| managed.then_some(path))
+        .collect()
+}
+
+/// `status.managedFields` for this spec.
+pub fn managed_fields(spec: &ECSServiceSpec) -> Vec<String> {
+    managed_paths(spec)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The fields to write, and why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldDiff {
+    pub update: ServiceUpdate,
+    /// Managed fields that differ from what ECS reports.
+    pub changed: Vec<&'static str>,
+    /// Fields removed from the spec that differ from ECS's default.
+    pub reset: Vec<&'static str>,
+    /// Fields removed from the spec that ECS cannot reset.
+    pub kept: Vec<&'static str>,
+}
+
+/// Managed fields (other than the task definition) that differ from what ECS reports: the
+/// service is not Ready while there are any.
+pub fn unequal_fields(desired: &Desired<'_>, observed: &ObservedService) -> Vec<&'static str> {
+    let managed = managed_paths(desired.spec);
+    field_diff(desired, observed, &managed).changed
+}
+
+/// Compares every field of `FIELDS` three ways: managed now (spec), managed before (`previously`,
+/// from status), and what ECS reports.
+pub fn field_diff(
+    desired: &Desired<'_>,
+    observed: &ObservedService,
+    previously: &BTreeSet<&str>,
+) -> FieldDiff {
+    let spec = desired.spec;
+    let managed = managed_paths(spec);
+    let removed = |path: &str| previously.contains(path) && !managed.contains(path);
+    let mut diff = FieldDiff::default();
+    for rule in FIELDS {
+        if let Removal::Kept(_) = rule.removal
+            && removed(rule.path)
+        {
+            diff.kept.push(rule.path);
+        }
+    }
+    let update = &mut diff.update;
+    let changed = |diff_changed: &mut Vec<&'static str>,
+                   diff_reset: &mut Vec<&'static str>,
+                   path: &'static str| {
+        if managed.contains(path) {
+            diff_changed.push(path);
+        } else {
+            diff_reset.push(path);
+        }
+    };
+    let (ch, rs) = (&mut diff.changed, &mut diff.reset);
+
+    if let Some(count) = spec.desired_count
+        && managed.contains("desiredCount")
+        && count != observed.desired_count
+    {
+        update.desired_count = Some(count);
+        changed(ch, rs, "desiredCount");
+    }
+
+    let strategy = "capacityProviderStrategy";
+    if (managed.contains(strategy) || removed(strategy))
+        && normalized_strategy(&spec.capacity_provider_strategy)
+            != normalized_strategy(&observed.capacity_provider_strategy)
+    {
+        update.capacity_provider_strategy = Some(spec.capacity_provider_strategy.clone());
+        changed(ch, rs, strategy);
+    }
+
+    match &spec.platform_version {
+        Some(version) if observed.platform_version.as_ref() != Some(version) => {
+            update.platform_version = Some(version.clone());
+            changed(ch, rs, "platformVersion");
+        }
+        None if removed("platformVersion")
+            && observed
+                .platform_version
+                .as_deref()
+                .is_some_and(|v| v != LATEST_PLATFORM) =>
+        {
+            update.platform_version = Some(LATEST_PLATFORM.into());
+            changed(ch, rs, "platformVersion");
+        }
+        _ => {}
+    }
+
+    if let Some(network) = &spec.network_configuration {
+        let have = observed
+            .network_configuration
+            .as_ref()
+            .map(|n| &n.awsvpc_configuration);
+        let mut want = network.clone();
+        let vpc = &mut want.awsvpc_configuration;
+        if !managed.contains(SECURITY_GROUPS) && !removed(SECURITY_GROUPS) {
+            vpc.security_groups = have.map(|h| h.security_groups.clone()).unwrap_or_default();
+        }
+        if !managed.contains(ASSIGN_PUBLIC_IP) {
+            vpc.assign_public_ip = if removed(ASSIGN_PUBLIC_IP) {
+                Some(EnabledDisabled::DISABLED)
+            } else {
+                have.and_then(|h| h.assign_public_ip)
+            };
+        }
+        let have_normalized = observed
+            .network_configuration
+            .as_ref()
+            .map(normalized_network);
+        if Some(normalized_network(&want)) != have_normalized {
+            let (w, h) = (
+                &want.awsvpc_configuration,
+                have.cloned().unwrap_or_default(),
+            );
+            let sorted = |v: &[crate::api::ecs_service::SecurityGroupId]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            let mut subnets_w = w.subnets.clone();
+            let mut subnets_h = h.subnets.clone();
+            subnets_w.sort();
+            subnets_w.dedup();
+            subnets_h.sort();
+            subnets_h.dedup();
+            if subnets_w != subnets_h {
+                ch.push(NETWORK);
+            }
+            if sorted(&w.security_groups) != sorted(&h.security_groups) {
+                changed(ch, rs, SECURITY_GROUPS);
+            }
+            if w.assign_public_ip.unwrap_or(EnabledDisabled::DISABLED)
+                != h.assign_public_ip.unwrap_or(EnabledDisabled::DISABLED)
+            {
+                changed(ch, rs, ASSIGN_PUBLIC_IP);
+            }
+            update.network_configuration = Some(want);
+        }
+    }
+
+    let lbs = "loadBalancers";
+    if managed.contains(lbs) || removed(lbs) {
+        let mut want = spec.load_balancers.clone();
+        let mut have = observed.load_balancers.clone();
+        want.sort();
+        have.sort();
+        if want != have {
+            update.load_balancers = Some(spec.load_balancers.clone());
+            changed(ch, rs, lbs);
+        }
+    }
+
+    deployment_configuration_diff(spec, observed, &managed, &removed, update, ch, rs);
+
+    let constraints = "placementConstraints";
+    if managed.contains(constraints) || removed(constraints) {
+        let mut want = spec.placement_constraints.clone();
+        let mut have = observed.placement_constraints.clone();
+        want.sort();
+        have.sort();
+        if want != have {
+            update.placement_constraints = Some(spec.placement_constraints.clone());
+            changed(ch, rs, constraints);
+        }
+    }
+    // Placement strategy order is meaningful (applied in order): compared as a list.
+    let strategy = "placementStrategy";
+    if (managed.contains(strategy) || removed(strategy))
+        && spec.placement_strategy != observed.placement_strategy
+    {
+        update.placement_strategy = Some(spec.placement_strategy.clone());
+        changed(ch, rs, strategy);
+    }
+
+    let grace = "healthCheckGracePeriodSeconds";
+    let want_grace = spec
+        .health_check_grace_period_seconds
+        .or(removed(grace).then_some(0));
+    if let Some(want) = want_grace
+        && observed.health_check_grace_period_seconds.unwrap_or(0) != want
+    {
+        update.health_check_grace_period_seconds = Some(want);
+        changed(ch, rs, grace);
+    }
+
+    let exec = "enableExecuteCommand";
+    if let Some(want) = spec
+        .enable_execute_command
+        .or(removed(exec).then_some(false))
+        && want != observed.enable_execute_command
+    {
+        update.enable_execute_command = Some(want);
+        changed(ch, rs, exec);
+    }
+    let managed_tags = "enableEcsManagedTags";
+    if let Some(want) = spec
+        .enable_ecs_managed_tags
+        .or(removed(managed_tags).then_some(false))
+        && want != observed.enable_ecs_managed_tags
+    {
+        update.enable_ecs_managed_tags = Some(want);
+        changed(ch, rs, managed_tags);
+    }
+    let propagate = "propagateTags";
+    if let Some(want) = spec
+        .propagate_tags
+        .or(removed(propagate).then_some(PropagateTags::NONE))
+        && observed.propagate_tags.unwrap_or(PropagateTags::NONE) != want
+    {
+        update.propagate_tags = Some(want);
+        changed(ch, rs, propagate);
+    }
+    let rebalancing = "availabilityZoneRebalancing";
+    if let Some(want) = spec
+        .availability_zone_rebalancing
+        .or(removed(rebalancing).then(|| default_rebalancing(spec, observed)))
+        // ECS reports the effective value; older services omit it (DISABLED).
+        && observed
+            .availability_zone_rebalancing
+            .unwrap_or(EnabledDisabled::DISABLED)
+            != want
+    {
+        update.availability_zone_rebalancing = Some(want);
+        changed(ch, rs, rebalancing);
+    }
+
+    let connect = "serviceConnectConfiguration";
+    match &spec.service_connect_configuration {
+        Some(want)
+            if !service_connect_matches(want, observed.service_connect_configuration.as_ref()) =>
+        {
+            update.service_connect_configuration = Some(want.clone());
+            changed(ch, rs, connect);
+        }
+        None if removed(connect)
+            && observed
+                .service_connect_configuration
+                .as_ref()
+                .is_some_and(|c| c.enabled) =>
+        {
+            update.service_connect_configuration = Some(ServiceConnectConfiguration {
+                enabled: false,
+                ..Default::default()
+            });
+            changed(ch, rs, connect);
+        }
+        _ => {}
+    }
+
+    if let Some(registries) = desired.service_registries {
+        let mut want: Vec<&str> = registries.iter().map(|r| r.registry_arn.as_str()).collect();
+        let mut have: Vec<&str> = observed
+            .service_registries
+            .iter()
+            .map(String::as_str)
+            .collect();
+        want.sort();
+        have.sort();
+        if want != have {
+            update.service_registries = Some(registries.to_vec());
+            ch.push("serviceRegistries");
+        }
+    }
+    diff
+}
+
+const LATEST_PLATFORM: &str = "LATEST";
+
+/// CreateService's default for Availability Zone rebalancing: ENABLED, except for the services
+/// ECS cannot rebalance.
+fn default_rebalancing(spec: &ECSServiceSpec, observed: &ObservedService) -> EnabledDisabled {
+    let daemon = observed.scheduling_strategy == Some(SchedulingStrategy::DAEMON);
+    let binpack = observed
+        .placement_strategy
+        .iter()
+        .any(|p| p.type_ == "binpack")
+        || spec.placement_strategy.iter().any(|p| p.type_ == "binpack");
+    let external = observed.launch_type == Some(crate::api::ecs_service::LaunchType::EXTERNAL);
+    if daemon || binpack || external {
+        EnabledDisabled::DISABLED
+    } else {
+        EnabledDisabled::ENABLED
+    }
+}
+
+/// The deployment configuration to send: managed parts from the spec, removed parts at ECS's
+/// defaults, the rest as ECS reports it (ECS replaces the whole object on update).
+#[allow(clippy::too_many_arguments)]
+fn deployment_configuration_diff(
+    spec: &ECSServiceSpec,
+    observed: &ObservedService,
+    managed: &BTreeSet<&'static str>,
+    removed: &dyn Fn(&str) -> bool,
+    update: &mut ServiceUpdate,
+    changed: &mut Vec<&'static str>,
+    reset: &mut Vec<&'static str>,
+) {
+    let want_spec = spec.deployment_configuration.clone().unwrap_or_default();
+    let have = observed
+        .deployment_configuration
+        .clone()
+        .unwrap_or_default();
+    let daemon = observed.scheduling_strategy == Some(SchedulingStrategy::DAEMON);
+    let (default_min, default_max) = if daemon { (0, 100) } else { (100, 200) };
+    let mut want = have.clone();
+    let mut differs = Vec::new();
+    let mut consider = |path: &'static str, equal: bool| {
+        if !equal {
+            differs.push(path);
+        }
+    };
+    if managed.contains(MINIMUM_HEALTHY) || removed(MINIMUM_HEALTHY) {
+        want.minimum_healthy_percent =
+            Some(want_spec.minimum_healthy_percent.unwrap_or(default_min));
+        consider(
+            MINIMUM_HEALTHY,
+            want.minimum_healthy_percent == have.minimum_healthy_percent,
+        );
+    }
+    if managed.contains(MAXIMUM_PERCENT) || removed(MAXIMUM_PERCENT) {
+        want.maximum_percent = Some(want_spec.maximum_percent.unwrap_or(default_max));
+        consider(
+            MAXIMUM_PERCENT,
+            want.maximum_percent == have.maximum_percent,
+        );
+    }
+    if managed.contains(CIRCUIT_BREAKER) || removed(CIRCUIT_BREAKER) {
+        let breaker = want_spec.deployment_circuit_breaker.unwrap_or_default();
+        let current = have.deployment_circuit_breaker.clone().unwrap_or_default();
+        consider(CIRCUIT_BREAKER, breaker == current);
+        want.deployment_circuit_breaker = Some(breaker);
+    }
+    if managed.contains(ALARMS) || removed(ALARMS) {
+        let alarms = want_spec.alarms.unwrap_or_default();
+        let current = have.alarms.clone().unwrap_or_default();
+        let sorted = |a: &crate::api::ecs_service::DeploymentAlarms| {
+            let mut names = a.alarm_names.clone();
+            names.sort();
+            (names, a.enable, a.rollback)
+        };
+        consider(ALARMS, sorted(&alarms) == sorted(&current));
+        want.alarms = Some(alarms);
+    }
+    if differs.is_empty() {
+        return;
+    }
+    for path in differs {
+        if managed.contains(path) {
+            changed.push(path);
+        } else {
+            reset.push(path);
+        }
+    }
+    update.deployment_configuration = Some(want);
+}
+
+/// Whether ECS runs the Service Connect configuration the spec asks for. Members the spec leaves
+/// out that ECS fills (discovery and DNS names, the ingress port, timeouts, the namespace from the
+/// cluster's default) are taken from what ECS reports; a namespace given by name is not compared
+/// with one ECS reports as an ARN (the ARN holds the namespace id, not its name).
+fn service_connect_matches(
+    want: &ServiceConnectConfiguration,
+    have: Option<&ServiceConnectConfiguration>,
+) -> bool {
+    let Some(have) = have else {
+        return !want.enabled;
+    };
+    if !want.enabled || !have.enabled {
+        return want.enabled == have.enabled;
+    }
+    let mut want = want.clone();
+    let mut have = have.clone();
+    let is_arn = |n: &Option<String>| n.as_deref().is_some_and(|n| n.starts_with("arn:"));
+    if want.namespace.is_none() || is_arn(&want.namespace) != is_arn(&have.namespace) {
+        want.namespace = have.namespace.clone();
+    }
+    want.namespace_ref = None;
+    want.services.sort_by(|a, b| a.port_name.cmp(&b.port_name));
+    have.services.sort_by(|a, b| a.port_name.cmp(&b.port_name));
+    for (w, h) in want.services.iter_mut().zip(&have.services) {
+        if w.discovery_name.is_none() {
+            w.discovery_name = h.discovery_name.clone();
+        }
+        if w.ingress_port_override.is_none() {
+            w.ingress_port_override = h.ingress_port_override;
+        }
+        match (&mut w.timeout, &h.timeout) {
+            (None, t) => w.timeout = t.clone(),
+            (Some(w), Some(h)) => {
+                w.idle_timeout_seconds = w.idle_timeout_seconds.or(h.idle_timeout_seconds);
+                w.per_request_timeout_seconds = w
+                    .per_request_timeout_seconds
+                    .or(h.per_request_timeout_seconds);
+            }
+            _ => {}
+        }
+        for (a, b) in w.client_aliases.iter_mut().zip(&h.client_aliases) {
+            if a.dns_name.is_none() {
+                a.dns_name = b.dns_name.clone();
+            }
+        }
+    }
+    for side in [&mut want, &mut have] {
+        if let Some(access) = side.access_log_configuration.as_mut() {
+            access
+                .include_query_parameters
+                .get_or_insert(EnabledDisabled::DISABLED);
+        }
+    }
+    want == have
 }
 
 /// Whether the desired task definition already failed to roll out (circuit breaker), so
@@ -415,44 +945,14 @@ fn normalized_network(n: &NetworkConfiguration) -> NetworkConfiguration {
     n
 }
 
-/// Compares only the parts of the deployment configuration the spec sets.
-fn deployment_configuration_matches(
-    want: &DeploymentConfiguration,
-    have: Option<&DeploymentConfiguration>,
-) -> bool {
-    let have = have.cloned().unwrap_or_default();
-    let same = |w: Option<i32>, h: Option<i32>| w.is_none() || w == h;
-    let breaker_same = match (
-        &want.deployment_circuit_breaker,
-        &have.deployment_circuit_breaker,
-    ) {
-        (None, _) => true,
-        (Some(w), Some(h)) => w == h,
-        (Some(w), None) => !w.enable && !w.rollback,
-    };
-    let alarms_same = match (&want.alarms, &have.alarms) {
-        (None, _) => true,
-        (Some(w), Some(h)) => {
-            let (mut wn, mut hn) = (w.alarm_names.clone(), h.alarm_names.clone());
-            wn.sort();
-            hn.sort();
-            wn == hn && w.enable == h.enable && w.rollback == h.rollback
-        }
-        (Some(w), None) => !w.enable,
-    };
-    same(want.minimum_healthy_percent, have.minimum_healthy_percent)
-        && same(want.maximum_percent, have.maximum_percent)
-        && breaker_same
-        && alarms_same
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::common::Tag;
     use crate::api::ecs_service::{
-        AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentStatus, LaunchType,
-        SecurityGroupId, SubnetId,
+        AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStatus,
+        LaunchType, LoadBalancer, PlacementStrategy, SecurityGroupId, ServiceConnectClientAlias,
+        ServiceConnectService, ServiceConnectTimeout, SubnetId,
     };
 
     const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
@@ -556,6 +1056,8 @@ mod tests {
                 adopt: false,
                 update: None,
                 changed: vec![],
+                reset: vec![],
+                kept: vec![],
                 tags_to_set: BTreeMap::new(),
                 tags_to_remove: vec![],
                 rollout_failed: false
@@ -667,12 +1169,368 @@ mod tests {
             maximum_percent: Some(150),
             ..Default::default()
         });
-        let (_, changed) = sync_update(plan(
+        let (update, changed) = sync_update(plan(
             &desired(&spec, TD1),
             Some(&observed()),
             &ECSServiceStatus::default(),
         ));
-        assert_eq!(changed, vec!["deploymentConfiguration"]);
+        assert_eq!(changed, vec!["deploymentConfiguration.maximumPercent"]);
+        // The parts the spec leaves out are sent as ECS has them (ECS replaces the object).
+        assert_eq!(
+            update.and_then(|u| u.deployment_configuration),
+            Some(DeploymentConfiguration {
+                minimum_healthy_percent: Some(100),
+                maximum_percent: Some(150),
+                deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                    enable: false,
+                    rollback: false
+                }),
+                alarms: None,
+            })
+        );
+    }
+
+    /// Status as the operator leaves it after applying `spec`.
+    fn applied(spec: &ECSServiceSpec) -> ECSServiceStatus {
+        ECSServiceStatus {
+            managed_fields: managed_fields(spec),
+            ..Default::default()
+        }
+    }
+
+    fn sync_parts(plan: Plan) -> (Option<ServiceUpdate>, Vec<&'static str>, Vec<&'static str>) {
+        match plan {
+            Plan::Sync {
+                update,
+                reset,
+                kept,
+                ..
+            } => (update, reset, kept),
+            other => panic!("expected Sync, got {other:?}"),
+        }
+    }
+
+    fn with_everything() -> (ECSServiceSpec, ObservedService) {
+        let mut spec = spec();
+        spec.load_balancers = vec![LoadBalancer {
+            target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef".into(),
+            container_name: "app".into(),
+            container_port: 8080,
+        }];
+        spec.health_check_grace_period_seconds = Some(30);
+        spec.enable_execute_command = Some(true);
+        spec.propagate_tags = Some(PropagateTags::SERVICE);
+        spec.platform_version = Some("1.4.0".into());
+        spec.availability_zone_rebalancing = Some(EnabledDisabled::DISABLED);
+        spec.deployment_configuration = Some(DeploymentConfiguration {
+            maximum_percent: Some(150),
+            deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                enable: true,
+                rollback: true,
+            }),
+            ..Default::default()
+        });
+        let mut observed = observed();
+        observed.load_balancers = spec.load_balancers.clone();
+        observed.health_check_grace_period_seconds = Some(30);
+        observed.enable_execute_command = true;
+        observed.propagate_tags = Some(PropagateTags::SERVICE);
+        observed.platform_version = Some("1.4.0".into());
+        observed.availability_zone_rebalancing = Some(EnabledDisabled::DISABLED);
+        observed.deployment_configuration = Some(DeploymentConfiguration {
+            minimum_healthy_percent: Some(100),
+            maximum_percent: Some(150),
+            deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                enable: true,
+                rollback: true,
+            }),
+            alarms: None,
+        });
+        (spec, observed)
+    }
+
+    #[test]
+    fn a_converged_service_with_every_field_needs_no_write() {
+        let (spec, observed) = with_everything();
+        let (update, reset, kept) =
+            sync_parts(plan(&desired(&spec, TD1), Some(&observed), &applied(&spec)));
+        assert_eq!((update, reset, kept), (None, vec![], vec![]));
+        assert!(unequal_fields(&desired(&spec, TD1), &observed).is_empty());
+    }
+
+    #[test]
+    fn fields_removed_from_the_spec_are_reset_once_to_the_ecs_defaults() {
+        let (full, observed) = with_everything();
+        let status = applied(&full);
+        let removed = spec();
+        let (update, reset, kept) =
+            sync_parts(plan(&desired(&removed, TD1), Some(&observed), &status));
+        let update = update.expect("an update resets the removed fields");
+        assert_eq!(update.load_balancers, Some(vec![]));
+        assert_eq!(update.health_check_grace_period_seconds, Some(0));
+        assert_eq!(update.enable_execute_command, Some(false));
+        assert_eq!(update.propagate_tags, Some(PropagateTags::NONE));
+        assert_eq!(update.platform_version.as_deref(), Some("LATEST"));
+        assert_eq!(
+            update.availability_zone_rebalancing,
+            Some(EnabledDisabled::ENABLED)
+        );
+        assert_eq!(
+            update.deployment_configuration,
+            Some(DeploymentConfiguration {
+                minimum_healthy_percent: Some(100),
+                maximum_percent: Some(200),
+                deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
+                    enable: false,
+                    rollback: false
+                }),
+                alarms: None,
+            })
+        );
+        assert_eq!(
+            reset,
+            vec![
+                "platformVersion",
+                "loadBalancers",
+                "deploymentConfiguration.maximumPercent",
+                "deploymentConfiguration.deploymentCircuitBreaker",
+                "healthCheckGracePeriodSeconds",
+                "enableExecuteCommand",
+                "propagateTags",
+                "availabilityZoneRebalancing",
+            ]
+        );
+        assert!(kept.is_empty());
+        // Once reset, the fields are no longer managed: what others set stays.
+        let (update, reset, _) = sync_parts(plan(
+            &desired(&removed, TD1),
+            Some(&observed),
+            &applied(&removed),
+        ));
+        assert_eq!((update, reset), (None, vec![]));
+    }
+
+    #[test]
+    fn fields_never_set_are_left_to_others() {
+        let (_, observed) = with_everything();
+        let spec = spec();
+        let (update, reset, kept) =
+            sync_parts(plan(&desired(&spec, TD1), Some(&observed), &applied(&spec)));
+        assert_eq!((update, reset, kept), (None, vec![], vec![]));
+        // Also for an object whose status predates managedFields.
+        let (update, _, _) = sync_parts(plan(
+            &desired(&spec, TD1),
+            Some(&observed),
+            &ECSServiceStatus::default(),
+        ));
+        assert_eq!(update, None);
+    }
+
+    #[test]
+    fn drift_in_a_managed_field_is_repaired() {
+        let (spec, mut observed) = with_everything();
+        observed.load_balancers.clear();
+        observed.health_check_grace_period_seconds = Some(5);
+        let (update, changed) =
+            sync_update(plan(&desired(&spec, TD1), Some(&observed), &applied(&spec)));
+        assert_eq!(
+            changed,
+            vec!["loadBalancers", "healthCheckGracePeriodSeconds"]
+        );
+        let update = update.expect("repair");
+        assert_eq!(update.load_balancers, Some(spec.load_balancers.clone()));
+        assert_eq!(update.health_check_grace_period_seconds, Some(30));
+        assert_eq!(
+            unequal_fields(&desired(&spec, TD1), &observed),
+            vec!["loadBalancers", "healthCheckGracePeriodSeconds"]
+        );
+    }
+
+    #[test]
+    fn fields_ecs_cannot_reset_are_named_and_left() {
+        let spec_with = spec();
+        let mut spec_without = spec();
+        spec_without.launch_type = None;
+        spec_without.network_configuration = None;
+        spec_without.desired_count = None;
+        let (update, reset, kept) = sync_parts(plan(
+            &desired(&spec_without, TD1),
+            Some(&observed()),
+            &applied(&spec_with),
+        ));
+        assert_eq!(update, None);
+        assert!(reset.is_empty());
+        assert_eq!(
+            kept,
+            vec!["desiredCount", "launchType", "networkConfiguration"]
+        );
+        for path in kept {
+            assert!(matches!(
+                field_rule(path).map(|r| r.removal),
+                Some(Removal::Kept(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn network_parts_removed_are_reset_and_parts_never_set_are_kept_as_ecs_has_them() {
+        let mut spec_with = spec();
+        spec_with
+            .network_configuration
+            .as_mut()
+            .expect("network")
+            .awsvpc_configuration
+            .assign_public_ip = Some(EnabledDisabled::ENABLED);
+        let mut observed = observed();
+        observed
+            .network_configuration
+            .as_mut()
+            .expect("network")
+            .awsvpc_configuration
+            .assign_public_ip = Some(EnabledDisabled::ENABLED);
+        let mut spec_without = spec();
+        spec_without
+            .network_configuration
+            .as_mut()
+            .expect("network")
+            .awsvpc_configuration
+            .security_groups
+            .clear();
+        let (update, reset, _) = sync_parts(plan(
+            &desired(&spec_without, TD1),
+            Some(&observed),
+            &applied(&spec_with),
+        ));
+        let sent = update
+            .and_then(|u| u.network_configuration)
+            .expect("network update")
+            .awsvpc_configuration;
+        assert_eq!(sent.assign_public_ip, Some(EnabledDisabled::DISABLED));
+        assert!(sent.security_groups.is_empty(), "ECS's default group");
+        assert_eq!(
+            reset,
+            vec![
+                "networkConfiguration.awsvpcConfiguration.securityGroups",
+                "networkConfiguration.awsvpcConfiguration.assignPublicIp"
+            ]
+        );
+        // Never set: the security groups ECS has are sent back as they are.
+        let (update, _, _) = sync_parts(plan(
+            &desired(&spec_without, TD1),
+            Some(&observed),
+            &applied(&spec_without),
+        ));
+        assert_eq!(update, None);
+    }
+
+    #[test]
+    fn rebalancing_resets_to_disabled_where_ecs_cannot_rebalance() {
+        let mut spec_with = spec();
+        spec_with.availability_zone_rebalancing = Some(EnabledDisabled::ENABLED);
+        spec_with.placement_strategy = vec![PlacementStrategy {
+            type_: "binpack".into(),
+            field: Some("memory".into()),
+        }];
+        let mut observed = observed();
+        observed.availability_zone_rebalancing = Some(EnabledDisabled::ENABLED);
+        observed.placement_strategy = spec_with.placement_strategy.clone();
+        let mut spec_without = spec_with.clone();
+        spec_without.availability_zone_rebalancing = None;
+        let (update, reset, _) = sync_parts(plan(
+            &desired(&spec_without, TD1),
+            Some(&observed),
+            &applied(&spec_with),
+        ));
+        assert_eq!(
+            update.and_then(|u| u.availability_zone_rebalancing),
+            Some(EnabledDisabled::DISABLED)
+        );
+        assert_eq!(reset, vec!["availabilityZoneRebalancing"]);
+    }
+
+    fn connect() -> ServiceConnectConfiguration {
+        ServiceConnectConfiguration {
+            enabled: true,
+            namespace: Some("apps".into()),
+            services: vec![ServiceConnectService {
+                port_name: "http".into(),
+                client_aliases: vec![ServiceConnectClientAlias {
+                    port: 80,
+                    ..Default::default()
+                }],
+                timeout: Some(ServiceConnectTimeout {
+                    per_request_timeout_seconds: Some(15),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Service Connect as ECS reports it: ARN namespace, the names and timeouts it fills.
+    fn connect_reported() -> ServiceConnectConfiguration {
+        let mut c = connect();
+        c.namespace =
+            Some("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc".into());
+        let s = &mut c.services[0];
+        s.discovery_name = Some("http".into());
+        s.client_aliases[0].dns_name = Some("http.apps".into());
+        s.ingress_port_override = Some(8080);
+        if let Some(t) = s.timeout.as_mut() {
+            t.idle_timeout_seconds = Some(300);
+        }
+        c
+    }
+
+    #[test]
+    fn service_connect_is_compared_with_the_primary_deployment_after_ecs_fills_defaults() {
+        let mut spec = spec();
+        spec.service_connect_configuration = Some(connect());
+        let mut observed = observed();
+        observed.service_connect_configuration = Some(connect_reported());
+        let (update, changed) =
+            sync_update(plan(&desired(&spec, TD1), Some(&observed), &applied(&spec)));
+        assert_eq!((update, changed), (None, vec![]));
+
+        // Drift on the primary deployment is repaired.
+        let mut drifted = observed.clone();
+        if let Some(c) = drifted.service_connect_configuration.as_mut() {
+            c.services[0].timeout = Some(ServiceConnectTimeout {
+                per_request_timeout_seconds: Some(60),
+                idle_timeout_seconds: Some(300),
+            });
+        }
+        let (update, changed) =
+            sync_update(plan(&desired(&spec, TD1), Some(&drifted), &applied(&spec)));
+        assert_eq!(changed, vec!["serviceConnectConfiguration"]);
+        assert_eq!(
+            update.and_then(|u| u.service_connect_configuration),
+            Some(connect())
+        );
+        // Not yet running at all: also a difference.
+        let mut none = observed.clone();
+        none.service_connect_configuration = None;
+        assert_eq!(
+            unequal_fields(&desired(&spec, TD1), &none),
+            vec!["serviceConnectConfiguration"]
+        );
+
+        // Removed from the spec: turned off once.
+        let without = self::spec();
+        let (update, reset, _) = sync_parts(plan(
+            &desired(&without, TD1),
+            Some(&observed),
+            &applied(&spec),
+        ));
+        assert_eq!(
+            update.and_then(|u| u.service_connect_configuration),
+            Some(ServiceConnectConfiguration {
+                enabled: false,
+                ..Default::default()
+            })
+        );
+        assert_eq!(reset, vec!["serviceConnectConfiguration"]);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::aws::error::{AwsError, ErrorClass};
 /// Service events kept in status.
 pub const EVENTS_IN_STATUS: usize = 5;
 pub const PROGRESSING: &str = "Progressing";
+/// Reason while a managed field differs from what ECS reports after it was applied.
+pub const FIELDS_DIFFER: &str = "FieldsDiffer";
 /// True while the scalable target is registered and no scaling is suspended.
 pub const SCALING_ACTIVE: &str = "ScalingActive";
 
@@ -26,6 +28,8 @@ pub enum Outcome {
         observed: ObservedService,
         /// The desired task definition's rollout failed and is not re-applied.
         rollout_failed: bool,
+        /// Managed fields ECS does not report as the spec has them (after the update).
+        unequal: Vec<&'static str>,
     },
     /// The referenced TaskDefinition is missing or not Ready yet.
     WaitingForTaskDefinition(String),
@@ -58,9 +62,10 @@ pub struct Input<'a> {
     /// Resolved desired task definition ARN, when known.
     pub task_definition_arn: Option<&'a str>,
     pub deletion_policy: DeletionPolicy,
-    /// Redeploy token and Service Connect hash now applied (None: unchanged from previous).
+    /// Redeploy token now applied (None: unchanged from previous).
     pub applied_redeploy_token: Option<Option<String>>,
-    pub applied_service_connect_hash: Option<Option<String>>,
+    /// `status.managedFields` after this reconcile (None: unchanged).
+    pub managed_fields: Option<Vec<String>>,
     /// `status.autoScaling` after this reconcile (None: unchanged).
     pub auto_scaling: Option<Option<AutoScalingStatus>>,
     /// `spec.progressDeadlineSeconds`.
@@ -121,8 +126,8 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Some(token) = &input.applied_redeploy_token {
         status.applied_redeploy_token = token.clone();
     }
-    if let Some(hash) = &input.applied_service_connect_hash {
-        status.applied_service_connect_hash = hash.clone();
+    if let Some(fields) = &input.managed_fields {
+        status.managed_fields = fields.clone();
     }
     if let Some(td) = input.task_definition_arn {
         status.task_definition_arn = Some(td.to_string());
@@ -133,6 +138,7 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSServiceStatus {
     if let Outcome::Synced {
         observed,
         rollout_failed,
+        ..
     } = outcome
     {
         status.service_arn = Some(observed.arn.clone());
@@ -236,8 +242,18 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
         ]
     };
     match outcome {
-        Outcome::Synced { observed, rollout_failed } => {
+        Outcome::Synced { observed, rollout_failed, unequal } => {
             let desired = input.task_definition_arn.unwrap_or_default();
+            if !unequal.is_empty() && !*rollout_failed {
+                let message = format!(
+                    "ECS does not report the spec's {} yet; applying again",
+                    unequal.join(", ")
+                );
+                return vec![
+                    DesiredCondition::new(ct::READY, false, FIELDS_DIFFER, message.clone()),
+                    DesiredCondition::new(ct::RECONCILING, true, FIELDS_DIFFER, message),
+                ];
+            }
             if *rollout_failed {
                 let runs = if task_definition_key(&observed.task_definition)
                     == task_definition_key(desired)
@@ -380,7 +396,7 @@ mod tests {
             task_definition_arn: Some(td),
             deletion_policy: DeletionPolicy::Delete,
             applied_redeploy_token: None,
-            applied_service_connect_hash: None,
+            managed_fields: None,
             auto_scaling: None,
             progress_deadline_seconds: 600,
             now: Timestamp::from_second(now).unwrap_or_default(),
@@ -403,6 +419,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -428,6 +445,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -453,6 +471,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(cond(&status, "Ready").map(|c| c.0), Some("False".into()));
@@ -469,6 +488,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: true,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -496,6 +516,7 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: true,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -539,6 +560,7 @@ mod tests {
         let outcome = Outcome::Synced {
             observed: stuck_service(4, None),
             rollout_failed: false,
+            unequal: vec![],
         };
         // 599 s after the deployment started, with a 600 s deadline.
         let status = compute(&input(None, TD2, 1599), &outcome);
@@ -580,6 +602,7 @@ mod tests {
         let outcome = Outcome::Synced {
             observed: stuck_service(0, Some(true)),
             rollout_failed: false,
+            unequal: vec![],
         };
         let mut short = input(None, TD2, 1030);
         short.progress_deadline_seconds = 30;
@@ -602,6 +625,7 @@ mod tests {
             &Outcome::Synced {
                 observed: unknown,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
@@ -625,12 +649,45 @@ mod tests {
             &Outcome::Synced {
                 observed,
                 rollout_failed: false,
+                unequal: vec![],
             },
         );
         assert_eq!(
             cond(&status, "Progressing"),
             Some(("True".into(), "RolloutInProgress".into()))
         );
+    fn a_managed_field_ecs_does_not_report_keeps_the_service_from_ready() {
+        let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
+        let mut applied = input(None, TD2, 1);
+        applied.managed_fields = Some(vec!["loadBalancers".into()]);
+        let status = compute(
+            &applied,
+            &Outcome::Synced {
+                observed: observed.clone(),
+                rollout_failed: false,
+                unequal: vec!["loadBalancers"],
+            },
+        );
+        assert_eq!(
+            cond(&status, "Ready"),
+            Some(("False".into(), FIELDS_DIFFER.into()))
+        );
+        assert_eq!(
+            cond(&status, "Reconciling"),
+            Some(("True".into(), FIELDS_DIFFER.into()))
+        );
+        assert_eq!(status.managed_fields, vec!["loadBalancers".to_string()]);
+        // Equal again: Ready; managedFields kept when a reconcile does not touch them.
+        let status = compute(
+            &input(Some(&status), TD2, 2),
+            &Outcome::Synced {
+                observed,
+                rollout_failed: false,
+                unequal: vec![],
+            },
+        );
+        assert_eq!(cond(&status, "Ready").map(|c| c.0), Some("True".into()));
+        assert_eq!(status.managed_fields, vec!["loadBalancers".to_string()]);
     }
 
     #[test]
@@ -639,6 +696,7 @@ mod tests {
         let outcome = Outcome::Synced {
             observed,
             rollout_failed: false,
+            unequal: vec![],
         };
         let first = compute(&input(None, TD2, 1), &outcome);
         let second = compute(&input(Some(&first), TD2, 99), &outcome);
@@ -651,6 +709,7 @@ mod tests {
         let outcome = Outcome::Synced {
             observed,
             rollout_failed: false,
+            unequal: vec![],
         };
         let mut with_scaling = input(None, TD2, 1);
         with_scaling.auto_scaling = Some(Some(AutoScalingStatus {
