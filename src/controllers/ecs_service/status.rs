@@ -656,6 +656,9 @@ mod tests {
             cond(&status, "Progressing"),
             Some(("True".into(), "RolloutInProgress".into()))
         );
+    }
+
+    #[test]
     fn a_managed_field_ecs_does_not_report_keeps_the_service_from_ready() {
         let observed = service(vec![deployment(TD2, "COMPLETED", "PRIMARY")], 2);
         let mut applied = input(None, TD2, 1);
