@@ -86,6 +86,16 @@ pub fn value_hash(value: &serde_json::Value) -> String {
     hex::encode(&digest[..12])
 }
 
+/// CreateService `clientToken` (36 characters, ECS's maximum): the same for the same create
+/// intent (`uid`, what is sent, and how many services this object has had), so a create
+/// repeated after a crash returns the service the first one made; different when the spec
+/// changed or the service is created again after an out-of-band delete, which ECS would
+/// otherwise refuse as "not idempotent".
+pub fn create_token(uid: &str, intent: &serde_json::Value, creations: u32) -> String {
+    let digest = Sha256::digest(format!("{uid}\n{creations}\n{intent}").as_bytes());
+    hex::encode(&digest[..18])
+}
+
 /// Hash of the volume configurations, kept in status once applied.
 pub fn volume_configurations_hash(
     volumes: &[crate::api::ecs_service::ServiceVolumeConfiguration],
