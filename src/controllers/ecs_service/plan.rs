@@ -888,6 +888,27 @@ mod tests {
     }
 
     #[test]
+    fn create_token_repeats_for_the_same_intent_only() {
+        let uid = "0b6f3c1e-5a4d-4e8f-9c2b-7d1a6e5f4c3b";
+        let intent = serde_json::json!({"name": "web", "taskDefinition": "app:1"});
+        let token = create_token(uid, &intent, 0);
+        assert_eq!(token.len(), 36, "ECS allows 36 characters");
+        assert_eq!(
+            token,
+            create_token(uid, &intent, 0),
+            "a retry is idempotent"
+        );
+        let changed = serde_json::json!({"name": "web", "taskDefinition": "app:2"});
+        assert_ne!(token, create_token(uid, &changed, 0), "a changed spec");
+        assert_ne!(token, create_token(uid, &intent, 1), "a re-create");
+        assert_ne!(
+            token,
+            create_token("another-uid", &intent, 0),
+            "another object"
+        );
+    }
+
+    #[test]
     fn redeploy_token_forces_a_deployment_once() {
         let mut spec = spec();
         spec.redeploy_token = Some("2026-01-01".into());
