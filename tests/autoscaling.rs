@@ -435,8 +435,7 @@ async fn the_scalers_count_is_left_alone_until_auto_scaling_is_removed() {
     // A changed desiredCount is only an initial count: not applied either.
     let updated = service("web", &cluster, &net, &auto_scaling(1, 5, &[CPU]))
         .replace("desiredCount: 2", "desiredCount: 1");
-    ctx.apply_yaml(&updated).await.expect("new desiredCount");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    ctx.apply_and_observe(&updated).await;
     assert_eq!(ecs_desired_count(&ctx, &cluster, "web").await, Some(3));
     assert_eq!(
         operator.calls.count("UpdateService"),

@@ -305,18 +305,14 @@ async fn field_groups_update_in_place_and_steady_state_writes_nothing() {
         api.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .expect("poke");
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    // Subnets in another order are not a change either.
+    // Subnets in another order are not a change either. Its generation observed, the
+    // operator has also handled every poke before it (one watch, in order, one object).
     let reordered = service("web", &cluster, &net, "").replace(
         &format!("subnets: [{}, {}]", net.subnets[0], net.subnets[1]),
         &format!("subnets: [{}, {}]", net.subnets[1], net.subnets[0]),
     );
-    ctx.apply_yaml(&reordered)
-        .await
-        .expect("apply reordered subnets");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    ctx.apply_and_observe(&reordered).await;
     assert_eq!(
         operator.calls.writes(),
         writes,

@@ -161,16 +161,16 @@ async fn runs_count_tasks_in_batches_and_a_restart_does_not_run_them_again() {
         12
     );
 
-    // A crash while the tasks run, then a new operator: it starts none.
+    // A crash while the tasks run, then a new operator: it follows them to the end and
+    // starts none.
     op.kill();
     let op = ctx.start_operator().await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let t = wait_condition(&api, "batch", "Complete").await;
     assert_eq!(calls(&op, "RunTask"), 0);
     assert_eq!(
         started_by_count(&ctx, &cluster, &started_by, true).await,
         12
     );
-    let t = wait_condition(&api, "batch", "Complete").await;
     let status = t.status.clone().expect("status");
     assert_eq!((status.succeeded, status.failed, status.active), (12, 0, 0));
     assert_eq!(status.tasks.len(), 12);

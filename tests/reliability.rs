@@ -919,6 +919,39 @@ async fn resources_deleted_by_hand_in_aws_are_recreated() {
             "{name} runs the new revision"
         );
     }
+
+    // Deleted by hand once more, the spec unchanged this time: the create request is the same
+    // as the last one, and still it is a new create (a new clientToken; ECS would answer the
+    // old token with the INACTIVE service it created).
+    ecs.delete_service()
+        .cluster(&cluster)
+        .service("deleted")
+        .force(true)
+        .send()
+        .await
+        .expect("delete by hand");
+    let svc = wait_for(
+        "deleted created again, spec unchanged",
+        Duration::from_secs(90),
+        || async {
+            let svc = get_opt(&ctx.api::<ECSService>(), "deleted").await?;
+            let status = svc.status.as_ref()?;
+            (status.service_creations == Some(3)
+                && condition(&status.conditions, "Ready").is_some_and(|c| c.0 == "True"))
+            .then_some(svc)
+        },
+    )
+    .await;
+    let owned = ecs_services_by_owner(&ecs, &cluster).await;
+    assert_eq!(
+        owned.get(&uid_of(&svc)).map(|services| services
+            .iter()
+            .filter(|(_, status)| status == "ACTIVE")
+            .count()),
+        Some(1),
+        "{owned:?}"
+    );
+    assert_eq!(operator.calls.count("CreateService"), 5);
     operator.stop().await;
 }
 

@@ -496,8 +496,19 @@ async fn an_instance_manages_only_its_namespaces_and_selector() {
         .await
         .expect("apply");
     td_ready(&a, "managed").await;
-    // Give the operator every chance to touch what it must not.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The operator's watch cache holds only the labelled object of its namespace (its watch
+    // delivered "managed" after "unlabelled", which was created first in the same
+    // namespace), so there is nothing else it could ever reconcile.
+    let text = op.metrics().await;
+    assert_eq!(
+        sample(
+            &text,
+            "ecs_operator_managed_resources",
+            &[("kind", "TaskDefinition")]
+        ),
+        1.0,
+        "only the labelled object in the watched namespace is cached: {text}"
+    );
 
     for (ctx, name) in [(&a, "unlabelled"), (&b, "elsewhere")] {
         let td = get_opt(&ctx.api::<TaskDefinition>(), name)
@@ -531,15 +542,6 @@ async fn an_instance_manages_only_its_namespaces_and_selector() {
         ),
         1.0,
         "{text}"
-    );
-    assert_eq!(
-        sample(
-            &text,
-            "ecs_operator_managed_resources",
-            &[("kind", "TaskDefinition")]
-        ),
-        1.0,
-        "only the labelled object in the watched namespace is cached: {text}"
     );
 }
 

@@ -682,6 +682,12 @@ pub struct ECSServiceStatus {
     /// operator's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_account_id: Option<String>,
+    /// How many ECS services the operator has created (or found) for this object: 1, more
+    /// after the service was deleted outside the operator and created again. Part of
+    /// CreateService's `clientToken`, so that a create repeated after a crash is idempotent
+    /// and a later re-create is a new request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_creations: Option<u32>,
     /// Cloud Map registration (with `spec.serviceDiscovery`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_discovery: Option<DiscoveryStatus>,

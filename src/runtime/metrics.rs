@@ -5,6 +5,7 @@
 //! [`ApiCalls`](crate::aws::metrics::ApiCalls) (filled by the SDK interceptor and the budget's
 //! HTTP client), managed objects from the watch caches.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -60,6 +61,9 @@ struct Inner {
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_duration: HistogramFamily<KindLabels>,
     in_flight: Family<KindLabels, Gauge>,
+    /// Distinct objects reconciled without error since start, and which they were.
+    objects_reconciled: Family<KindLabels, Gauge>,
+    reconciled: Mutex<HashSet<(&'static str, String)>>,
     leader: Gauge,
     managed: Arc<Mutex<Vec<ManagedKind>>>,
 }
@@ -95,6 +99,13 @@ impl Metrics {
             "Reconciles running now, by kind",
             in_flight.clone(),
         );
+        let objects_reconciled = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "objects_reconciled",
+            "Distinct objects reconciled without error since the operator started, by kind \
+             (how far a restarted operator has got through its objects)",
+            objects_reconciled.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -112,6 +123,8 @@ impl Metrics {
                 reconciles,
                 reconcile_duration,
                 in_flight,
+                objects_reconciled,
+                reconciled: Mutex::new(HashSet::new()),
                 leader,
                 managed,
             }),
@@ -161,7 +174,7 @@ impl Metrics {
     + 'static
     + use<K, Ctx, E, F, Fut>
     where
-        K: Send + Sync + 'static,
+        K: kube::Resource + Send + Sync + 'static,
         Ctx: Send + Sync + 'static,
         E: Send + 'static,
         F: Fn(Arc<K>, Arc<Ctx>) -> Fut + Send + Sync + 'static,
@@ -170,9 +183,18 @@ impl Metrics {
         let metrics = self.clone();
         move |obj, ctx| {
             let running = metrics.start(kind);
+            let object = format!(
+                "{}/{}",
+                obj.meta().namespace.as_deref().unwrap_or_default(),
+                obj.meta().name.as_deref().unwrap_or_default()
+            );
             let reconcile = reconcile(obj, ctx);
+            let metrics = metrics.clone();
             Box::pin(async move {
                 let result = reconcile.await;
+                if result.is_ok() {
+                    metrics.reconciled(kind, object);
+                }
                 running.finish(match &result {
                     Err(_) => "error",
                     Ok(action) if *action == Action::await_change() => "success",
@@ -180,6 +202,21 @@ impl Metrics {
                 });
                 result
             })
+        }
+    }
+
+    fn reconciled(&self, kind: &'static str, object: String) {
+        let inner = &self.inner;
+        let first = inner
+            .reconciled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((kind, object));
+        if first {
+            inner
+                .objects_reconciled
+                .get_or_create(&KindLabels { kind })
+                .inc();
         }
     }
 
@@ -363,6 +400,8 @@ impl Collector for ManagedCollector {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+
     use super::*;
 
     #[tokio::test]
@@ -373,22 +412,32 @@ mod tests {
         calls.record_wait("service-read", std::time::Duration::from_millis(1500));
         let metrics = Metrics::new(calls);
         metrics.set_leader(true);
-        let mut reconcile = metrics.instrument("TaskDefinition", |_: Arc<()>, _: Arc<()>| async {
-            Ok::<_, std::io::Error>(Action::await_change())
-        });
-        reconcile(Arc::new(()), Arc::new(())).await.expect("ok");
-        let mut failing = metrics.instrument("ECSService", |_: Arc<()>, _: Arc<()>| async {
+        let object = |name: &str| {
+            let mut obj = ConfigMap::default();
+            obj.metadata.namespace = Some("apps".into());
+            obj.metadata.name = Some(name.into());
+            Arc::new(obj)
+        };
+        let mut reconcile =
+            metrics.instrument("TaskDefinition", |_: Arc<ConfigMap>, _: Arc<()>| async {
+                Ok::<_, std::io::Error>(Action::await_change())
+            });
+        // Two reconciles of one object, one of another: two distinct objects.
+        for name in ["a", "a", "b"] {
+            reconcile(object(name), Arc::new(())).await.expect("ok");
+        }
+        let mut failing = metrics.instrument("ECSService", |_: Arc<ConfigMap>, _: Arc<()>| async {
             Err::<Action, _>(std::io::Error::other("boom"))
         });
-        assert!(failing(Arc::new(()), Arc::new(())).await.is_err());
+        assert!(failing(object("a"), Arc::new(())).await.is_err());
         // A reconcile cut off (lost leadership) still leaves the in-flight gauge at zero.
-        drop(failing(Arc::new(()), Arc::new(())));
+        drop(failing(object("a"), Arc::new(())));
 
         let text = metrics.encode();
         assert!(text.contains(r#"ecs_operator_aws_api_calls_total{service="ECS",operation="RegisterTaskDefinition",outcome="success"} 2"#), "{text}");
         assert!(
             text.contains(
-                r#"ecs_operator_reconciles_total{kind="TaskDefinition",result="success"} 1"#
+                r#"ecs_operator_reconciles_total{kind="TaskDefinition",result="success"} 3"#
             ),
             "{text}"
         );
@@ -408,9 +457,17 @@ mod tests {
         );
         assert!(
             text.contains(
-                r#"ecs_operator_reconcile_duration_seconds_count{kind="TaskDefinition"} 1"#
+                r#"ecs_operator_reconcile_duration_seconds_count{kind="TaskDefinition"} 3"#
             ),
             "{text}"
+        );
+        assert!(
+            text.contains(r#"ecs_operator_objects_reconciled{kind="TaskDefinition"} 2"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"ecs_operator_objects_reconciled{kind="ECSService"}"#),
+            "a failed reconcile does not count: {text}"
         );
         assert!(
             text.contains(r#"ecs_operator_ratelimit_requests_total{category="service-read"} 1"#),

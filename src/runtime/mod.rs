@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod context;
+pub mod crash;
 pub mod crds;
 pub mod health;
 pub mod leader;

@@ -272,12 +272,8 @@ impl TestContext {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    /// Applies a manifest (YAML) in the test namespace with server-side apply, as kubectl does.
-    pub async fn apply_yaml(&self, yaml: &str) -> Result<DynamicObject, kube::Error> {
-        let mut obj: DynamicObject =
-            serde_yaml_ng::from_str(yaml).expect("test manifest is valid YAML");
-        obj.metadata.namespace = Some(self.namespace.clone());
-        let types = obj.types.clone().expect("manifest has apiVersion and kind");
+    /// The API of a manifest's kind in the test namespace.
+    fn dynamic_api(&self, types: &kube::core::TypeMeta) -> Api<DynamicObject> {
         let (group, version) = types
             .api_version
             .split_once('/')
@@ -285,13 +281,80 @@ impl TestContext {
         let gvk = kube::core::GroupVersionKind::gvk(group, version, &types.kind);
         let plural = format!("{}s", types.kind.to_lowercase());
         let resource = kube::core::ApiResource::from_gvk_with_plural(&gvk, &plural);
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
+        Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
+    }
+
+    /// Applies a manifest (YAML) in the test namespace with server-side apply, as kubectl does.
+    pub async fn apply_yaml(&self, yaml: &str) -> Result<DynamicObject, kube::Error> {
+        let mut obj: DynamicObject =
+            serde_yaml_ng::from_str(yaml).expect("test manifest is valid YAML");
+        obj.metadata.namespace = Some(self.namespace.clone());
+        let types = obj.types.clone().expect("manifest has apiVersion and kind");
+        let api = self.dynamic_api(&types);
         let name = obj.metadata.name.clone().expect("manifest has a name");
         api.patch(
             &name,
             &PatchParams::apply("integration-test").force(),
             &Patch::Apply(&obj),
+        )
+        .await
+    }
+
+    /// Applies a manifest and waits until the operator has reconciled the generation the
+    /// apply produced (`status.observedGeneration` reached it), so that what a test asserts
+    /// next is what the operator did about this spec, not what it had not got to yet.
+    pub async fn apply_and_observe(&self, yaml: &str) -> DynamicObject {
+        let applied = self.apply_yaml(yaml).await.expect("apply");
+        self.observed(&applied).await;
+        applied
+    }
+
+    /// Waits until `applied` (as returned by [`Self::apply_yaml`]) has condition `type_` True
+    /// for its current generation, and returns it as it is then.
+    pub async fn wait_condition(&self, applied: &DynamicObject, type_: &str) -> DynamicObject {
+        let types = applied
+            .types
+            .clone()
+            .expect("object has apiVersion and kind");
+        let api = self.dynamic_api(&types);
+        let name = applied.metadata.name.clone().expect("object has a name");
+        wait_for(
+            &format!("{} {name} {type_}", types.kind),
+            Duration::from_secs(90),
+            || async {
+                let obj = api.get_opt(&name).await.expect("kube get")?;
+                let status = &obj.data["status"];
+                let observed = status["observedGeneration"].as_i64()?;
+                let conditions = status["conditions"].as_array()?;
+                let met = conditions
+                    .iter()
+                    .any(|c| c["type"] == type_ && c["status"] == "True");
+                (met && Some(observed) == obj.metadata.generation).then_some(obj)
+            },
+        )
+        .await
+    }
+
+    /// Waits until the operator has reconciled `applied`'s generation.
+    pub async fn observed(&self, applied: &DynamicObject) {
+        let types = applied
+            .types
+            .clone()
+            .expect("object has apiVersion and kind");
+        let api = self.dynamic_api(&types);
+        let name = applied.metadata.name.clone().expect("object has a name");
+        let generation = applied
+            .metadata
+            .generation
+            .expect("object has a generation");
+        wait_for(
+            &format!("{} {name} observed at generation {generation}", types.kind),
+            Duration::from_secs(60),
+            || async {
+                let obj = api.get_opt(&name).await.expect("kube get")?;
+                let observed = obj.data["status"]["observedGeneration"].as_i64()?;
+                (observed >= generation).then_some(())
+            },
         )
         .await
     }
@@ -352,6 +415,27 @@ impl Operator {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+
+    /// Waits until the operator's run ended by a panic (an armed crash point fired, see
+    /// `ecs_operator::runtime::crash`) and returns the panic message; panics if it is still
+    /// running after `timeout` or ended any other way.
+    pub async fn crashed(mut self, timeout: Duration) -> String {
+        let task = self.task.take().expect("operator running");
+        let ended = tokio::time::timeout(timeout, task)
+            .await
+            .unwrap_or_else(|_| panic!("the operator did not crash within {timeout:?}"));
+        match ended {
+            Err(err) if err.is_panic() => {
+                let payload = err.into_panic();
+                payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            }
+            other => panic!("the operator ended without crashing: {other:?}"),
         }
     }
 

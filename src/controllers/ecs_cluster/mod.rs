@@ -32,7 +32,7 @@ use crate::aws::ecs_service::sync_tags;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::controllers::observer::Location;
 use crate::controllers::ready_cloud_map_namespace;
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 /// How often a cluster that ECS is still provisioning is looked at.
 const PROVISIONING_POLL: Duration = Duration::from_secs(5);
@@ -426,6 +426,7 @@ async fn sync(
                 ),
             )
             .await?;
+            crash::crash_point(crash::CREATE_CLUSTER, &resolved.namespace);
             info!(arn = %created.arn, "created ECS cluster");
             ctx.event(
                 cluster,

@@ -31,7 +31,7 @@ use crate::aws::ecs_cluster::{cluster_name_of, describe_clusters};
 use crate::aws::ecs_task::task_definition_facts;
 use crate::aws::error::AwsError;
 use crate::aws::scheduler;
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 /// Schedules rarely change behind our back, and spec and TaskDefinition changes arrive by
 /// watch: the schedule is read again every this many resync intervals to repair drift
@@ -243,7 +243,15 @@ async fn sync(task: &ECSScheduledTask, ctx: &Context) -> (Outcome, Change) {
                 let token = format!("{uid}-{}", task.metadata.generation.unwrap_or_default());
                 match scheduler::create(&aws.scheduler, &group, &name, &desired, &token).await {
                     Err(err) if err.code == "ConflictException" => continue,
-                    other => other.map(|arn| (arn, Change::Created)),
+                    other => {
+                        if other.is_ok() {
+                            crash::crash_point(
+                                crash::CREATE_SCHEDULE,
+                                &task.namespace().unwrap_or_default(),
+                            );
+                        }
+                        other.map(|arn| (arn, Change::Created))
+                    }
                 }
             }
         };

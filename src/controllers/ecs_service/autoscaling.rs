@@ -24,6 +24,7 @@ use crate::api::ecs_service::{
 use crate::aws::AwsClients;
 use crate::aws::autoscaling::{self as aas, ObservedTarget};
 use crate::aws::error::{AwsError, ErrorClass};
+use crate::runtime::crash;
 
 /// Longest prefix kept readable; longer ones are replaced by a hash (AWS names are at most
 /// 255 characters and policy names in the spec at most 64).
@@ -368,6 +369,7 @@ async fn put_all(
     let client = &aws.applicationautoscaling;
     let id = &desired.resource_id;
     let arn = register(aws, desired).await?;
+    crash::crash_point(crash::REGISTER_SCALABLE_TARGET, owner.namespace);
     let mut policies = Vec::new();
     for t in &desired.target_tracking {
         let arn = aas::put_target_tracking(
@@ -397,6 +399,7 @@ async fn put_all(
             &tags,
         )
         .await?;
+        crash::crash_point(crash::PUT_METRIC_ALARM, owner.namespace);
         policies.push(ScalingPolicyStatus {
             name: s.policy.name.clone(),
             policy_name: s.policy_name.clone(),

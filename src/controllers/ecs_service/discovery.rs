@@ -20,7 +20,7 @@ use crate::aws::AwsClients;
 use crate::aws::cloud_map as cm;
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::controllers::ready_cloud_map_namespace;
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 /// The namespace a service registers in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,7 +277,13 @@ pub async fn ensure(
     )
     .await
     {
-        Ok(created) => created,
+        Ok(created) => {
+            crash::crash_point(
+                crash::CREATE_CLOUD_MAP_SERVICE,
+                &svc.namespace().unwrap_or_default(),
+            );
+            created
+        }
         Err(err) if err.code == "ServiceAlreadyExists" => {
             // Ours from an interrupted reconcile, or someone else's.
             let existing = cm::services_in_namespace(client, &namespace.id)

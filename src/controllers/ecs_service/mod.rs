@@ -30,7 +30,7 @@ use crate::api::{ECSCluster, ECSService, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as ecs_svc, CreateRequest, ObservedService, Registry};
 use crate::aws::error::{AwsError, ErrorClass};
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 const KIND: &str = "ECSService";
 /// A followed rollout is observed every ROLLOUT_POLL by the observer; its reconcile looks
@@ -247,6 +247,8 @@ struct Applied {
     discovery: Option<Option<DiscoveryStatus>>,
     /// Auto scaling after this reconcile (`None`: unchanged).
     auto_scaling: Option<Option<AutoScalingStatus>>,
+    /// `status.serviceCreations` after a CreateService (`None`: unchanged).
+    service_creations: Option<u32>,
 }
 
 impl From<Outcome> for Applied {
@@ -257,6 +259,7 @@ impl From<Outcome> for Applied {
             redeploy_token: None,
             managed_fields: None,
             auto_scaling: None,
+            service_creations: None,
         }
     }
 }
@@ -298,6 +301,14 @@ async fn apply(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Result
         new_status.applied_volume_configurations_hash =
             (!svc.spec.volume_configurations.is_empty())
                 .then(|| plan::volume_configurations_hash(&svc.spec.volume_configurations));
+    }
+    if let Some(creations) = applied.service_creations {
+        new_status.service_creations = Some(creations);
+    } else if matches!(applied.outcome, Outcome::Synced { .. })
+        && new_status.service_creations.is_none()
+    {
+        // A service found after a crash cut off the status write of its create counts too.
+        new_status.service_creations = Some(1);
     }
     if let Some(account) = aws.ok().and_then(|aws| aws.account_id) {
         new_status.aws_account_id = Some(account);
@@ -530,9 +541,21 @@ async fn sync(
                     .map(|t| (t.key.clone(), t.value.clone()))
                     .collect();
                 tags.extend(ownership_tags(KIND, &namespace, &object_name, &uid));
-                // The uid makes CreateService idempotent across retries and crashes; the look-up
-                // by name above finds a service created just before a crash.
-                let token: String = uid.chars().filter(|c| c.is_ascii()).take(36).collect();
+                // The look-up by name above finds a service created just before a crash; when
+                // it does not yet (DescribeServices is eventually consistent), the token makes
+                // the repeated create return that service instead of a second one.
+                let creations = status.service_creations.unwrap_or(0);
+                let intent = serde_json::json!({
+                    "cluster": cluster,
+                    "name": name,
+                    "taskDefinition": td_arn,
+                    "spec": spec,
+                    "tags": tags,
+                    "registries": registries.as_deref().unwrap_or_default().iter()
+                        .map(|r| (&r.registry_arn, &r.container_name, r.container_port))
+                        .collect::<Vec<_>>(),
+                });
+                let token = plan::create_token(&uid, &intent, creations);
                 let created = ecs_svc::create(
                     ecs,
                     &CreateRequest {
@@ -546,6 +569,7 @@ async fn sync(
                     },
                 )
                 .await?;
+                crash::crash_point(crash::CREATE_SERVICE, &namespace);
                 info!(arn = %created.arn, "created ECS service");
                 ctx.event(
                     svc,
@@ -571,6 +595,7 @@ async fn sync(
                     managed_fields: Some(plan::managed_fields(&spec)),
                     discovery: None,
                     auto_scaling: None,
+                    service_creations: Some(creations.saturating_add(1)),
                 })
             }
             Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
@@ -725,6 +750,7 @@ async fn sync(
                     managed_fields: Some(plan::managed_fields(&spec)),
                     discovery: None,
                     auto_scaling: None,
+                    service_creations: None,
                 })
             }
         }

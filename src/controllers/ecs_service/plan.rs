@@ -93,6 +93,16 @@ pub fn value_hash(value: &serde_json::Value) -> String {
     hex::encode(&digest[..12])
 }
 
+/// CreateService `clientToken` (36 characters, ECS's maximum): the same for the same create
+/// intent (`uid`, what is sent, and how many services this object has had), so a create
+/// repeated after a crash returns the service the first one made; different when the spec
+/// changed or the service is created again after an out-of-band delete, which ECS would
+/// otherwise refuse as "not idempotent".
+pub fn create_token(uid: &str, intent: &serde_json::Value, creations: u32) -> String {
+    let digest = Sha256::digest(format!("{uid}\n{creations}\n{intent}").as_bytes());
+    hex::encode(&digest[..18])
+}
+
 /// Hash of the volume configurations, kept in status once applied.
 pub fn volume_configurations_hash(
     volumes: &[crate::api::ecs_service::ServiceVolumeConfiguration],
@@ -1733,6 +1743,27 @@ mod tests {
         let without = self::spec();
         let (update, _) = sync_update(plan(&desired(&without, TD1), Some(&observed()), &applied));
         assert_eq!(update.and_then(|u| u.volume_configurations), Some(vec![]));
+    }
+
+    #[test]
+    fn create_token_repeats_for_the_same_intent_only() {
+        let uid = "0b6f3c1e-5a4d-4e8f-9c2b-7d1a6e5f4c3b";
+        let intent = serde_json::json!({"name": "web", "taskDefinition": "app:1"});
+        let token = create_token(uid, &intent, 0);
+        assert_eq!(token.len(), 36, "ECS allows 36 characters");
+        assert_eq!(
+            token,
+            create_token(uid, &intent, 0),
+            "a retry is idempotent"
+        );
+        let changed = serde_json::json!({"name": "web", "taskDefinition": "app:2"});
+        assert_ne!(token, create_token(uid, &changed, 0), "a changed spec");
+        assert_ne!(token, create_token(uid, &intent, 1), "a re-create");
+        assert_ne!(
+            token,
+            create_token("another-uid", &intent, 0),
+            "another object"
+        );
     }
 
     #[test]

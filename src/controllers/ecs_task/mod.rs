@@ -6,7 +6,9 @@
 //! Crash safety: every task carries `startedBy = ecs-operator/<uid>`, so before it starts
 //! any task a reconcile lists (ListTasks by `startedBy`) the tasks an earlier, interrupted
 //! reconcile started but did not record; RunTask's `clientToken` is derived from the uid and
-//! the launch number, so a repeated call within ECS's idempotency window starts nothing new.
+//! the launch number that status recorded, so the call an interrupted reconcile made is made
+//! again with the same token and, within ECS's idempotency window, starts nothing new, also
+//! when the eventually consistent ListTasks missed some of its tasks.
 
 pub mod observer;
 pub mod plan;
@@ -33,7 +35,7 @@ use crate::api::{ECSCluster, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::aws::ecs_task::{self as tasks, RunRequest};
 use crate::aws::error::AwsError;
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 const KIND: &str = "ECSTask";
 
@@ -238,6 +240,11 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
     let cluster = resolved_cluster(task, ctx)
         .map_err(|(message, stalled)| Problem::Waiting { message, stalled })?;
     progress.cluster = Some(cluster.clone());
+    // Launch numbers (and so RunTask tokens) count only what status recorded: after a crash
+    // right after RunTask, this reconcile repeats the interrupted call with the same token and
+    // ECS answers with the tasks it started then, even when ListTasks (eventually consistent)
+    // found only some of them and the plan asks for fewer.
+    let recorded_launches = progress.tasks.len() + progress.launch_failures.len();
     if progress.task_definition_arn.is_none() {
         let reference =
             task_definition_reference(task, ctx).map_err(|message| Problem::Waiting {
@@ -280,15 +287,12 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
-            tags.extend(ownership_tags(
-                KIND,
-                &task.namespace().unwrap_or_default(),
-                &task.name_any(),
-                &uid,
-            ));
+            let namespace = task.namespace().unwrap_or_default();
+            tags.extend(ownership_tags(KIND, &namespace, &task.name_any(), &uid));
+            let mut launched = recorded_launches;
             for size in plan::batches(n) {
-                let launched = progress.tasks.len() + progress.launch_failures.len();
                 let token = plan::client_token(&uid, launched);
+                launched += usize::try_from(size).unwrap_or_default();
                 let started = tasks::run(
                     &aws.ecs,
                     &RunRequest {
@@ -302,7 +306,8 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
                     },
                 )
                 .await
-                .map_err(Problem::Aws)?;
+                .map_err(|err| Problem::Aws(interrupted_launch_not_visible(err)))?;
+                crash::crash_point(crash::RUN_TASK, &namespace);
                 info!(
                     started = started.tasks.len(),
                     failures = started.failures.len(),
@@ -348,6 +353,24 @@ async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(
         }
     }
     Ok(())
+}
+
+/// RunTask answers ConflictException when the token was used for another request: the
+/// interrupted call this one repeats asked for more tasks than the plan does now, because
+/// ListTasks (eventually consistent) showed some of them already. They exist; once ListTasks
+/// shows them all, crash recovery records them and nothing is left to start. So: retry.
+fn interrupted_launch_not_visible(err: AwsError) -> AwsError {
+    if err.code != "ConflictException" {
+        return err;
+    }
+    AwsError {
+        message: format!(
+            "tasks an interrupted launch started are not all listed yet; looking again: {}",
+            err.message
+        ),
+        class: crate::aws::error::ErrorClass::Retryable,
+        ..err
+    }
 }
 
 fn decide(task: &ECSTask, progress: &Progress) -> Plan {

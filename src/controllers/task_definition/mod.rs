@@ -25,7 +25,7 @@ use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_task_definition::{self as ecs_td, ObservedRevision};
 use crate::aws::error::AwsError;
-use crate::runtime::Context;
+use crate::runtime::{Context, crash};
 
 const KIND: &str = "TaskDefinition";
 /// How often deletion re-checks whether the services using this task definition are gone.
@@ -161,14 +161,11 @@ async fn sync(
         Decision::UpToDate(current) | Decision::Recover(current) => (current, None),
         Decision::Register(reason) => {
             let mut revision_tags = desired_user_tags(td);
-            revision_tags.extend(ownership_tags(
-                KIND,
-                &td.namespace().unwrap_or_default(),
-                &td.name_any(),
-                &uid,
-            ));
+            let namespace = td.namespace().unwrap_or_default();
+            revision_tags.extend(ownership_tags(KIND, &namespace, &td.name_any(), &uid));
             revision_tags.insert(tags::SPEC_HASH.to_string(), hash.to_string());
             let registered = ecs_td::register(ecs, family, &td.spec, &revision_tags).await?;
+            crash::crash_point(crash::REGISTER_TASK_DEFINITION, &namespace);
             info!(arn = %registered.arn, ?reason, "registered task definition revision");
             (registered, Some(reason))
         }
