@@ -25,7 +25,9 @@ use super::{
     Error, backoff_after_error, ready_cluster_arn, ready_task_definition_arn, write_status,
 };
 use crate::api::ECSScheduledTask;
-use crate::api::common::{DeletionPolicy, FINALIZER, Ownership, ownership_of, ownership_tags};
+use crate::api::common::{
+    DeletionPolicy, FINALIZER, Ownership, deletion_policy_for, ownership_of, ownership_tags,
+};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{cluster_name_of, describe_clusters};
 use crate::aws::ecs_task::task_definition_facts;
@@ -222,12 +224,21 @@ async fn sync(task: &ECSScheduledTask, ctx: &Context) -> (Outcome, Change) {
             Ok(observed) => observed,
             Err(err) => return (Outcome::Aws(err), Change::None),
         };
+        let desired =
+            plan::with_adoption_mark(&desired, observed.as_ref(), &uid, task.spec.adopt_existing);
         let decided = plan::plan(&desired, observed.as_ref(), &uid, task.spec.adopt_existing);
         let created = observed.as_ref().and_then(|o| o.created);
         let result = match decided {
             Plan::NotOurs { owner } => {
-                let message = format!("schedule {group}/{name} already exists, {owner}");
-                return (Outcome::NotOurs { message }, Change::None);
+                let message =
+                    owner.message(&format!("schedule {group}/{name}"), "spec.scheduleName");
+                return (
+                    Outcome::NotOurs {
+                        reason: owner.reason(),
+                        message,
+                    },
+                    Change::None,
+                );
             }
             Plan::InSync => Ok((observed.map(|o| o.arn).unwrap_or_default(), Change::None)),
             Plan::Update => {
@@ -372,6 +383,15 @@ async fn cleanup(task: &ECSScheduledTask, ctx: &Context) -> Result<Action, Error
         &observed.settings.target.tags,
         &task.uid().unwrap_or_default(),
     ) {
+        Ownership::Ours
+            if deletion_policy_for(
+                &observed.settings.target.tags,
+                task.spec.deletion_policy,
+                ctx.config.default_deletion_policy,
+            ) == DeletionPolicy::Retain =>
+        {
+            info!(%schedule, "adopted schedule, deletionPolicy not set to Delete: left in place");
+        }
         Ownership::Ours => {
             scheduler::delete(&aws.scheduler, &group, &name).await?;
             ctx.event(

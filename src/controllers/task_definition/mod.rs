@@ -275,13 +275,13 @@ async fn publish_events(td: &TaskDefinition, ctx: &Context, outcome: &Outcome) {
         }
         Outcome::Synced { .. } | Outcome::DeletionBlocked { .. } => {}
         Outcome::AlreadyExists { family, owner } => {
-            if previous_ready.as_ref().map(|c| c.reason.as_str()) != Some("AlreadyExists") {
+            if previous_ready.as_ref().map(|c| c.reason.as_str()) != Some(owner.reason()) {
                 ctx.event(
                     td,
                     EventType::Warning,
-                    "AlreadyExists",
+                    owner.reason(),
                     "Register",
-                    format!("family {family} belongs to {owner}"),
+                    owner.message(&format!("task definition family {family}"), "spec.family"),
                 )
                 .await;
             }
