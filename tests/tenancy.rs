@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{ClusterField, ServiceField, TaskDefinitionField};
+use ecs_operator::api::common::Condition;
 use ecs_operator::api::{ECSCluster, ECSService, TaskDefinition};
 use kube::api::DeleteParams;
 use kube::{Api, Resource};
@@ -83,12 +84,11 @@ spec:
     )
 }
 
+/// An object's conditions and the generation they describe.
+type ConditionsOf<K> = fn(&K) -> Option<(Vec<Condition>, Option<i64>)>;
+
 /// Waits until `name` is Ready for its current generation.
-async fn ready<K>(
-    ctx: &TestContext,
-    name: &str,
-    conditions: fn(&K) -> Option<(Vec<ecs_operator::api::common::Condition>, Option<i64>)>,
-) -> K
+async fn ready<K>(ctx: &TestContext, name: &str, conditions: ConditionsOf<K>) -> K
 where
     K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -110,7 +110,7 @@ async fn stalled<K>(
     ctx: &TestContext,
     name: &str,
     reason: &str,
-    conditions: fn(&K) -> Option<(Vec<ecs_operator::api::common::Condition>, Option<i64>)>,
+    conditions: ConditionsOf<K>,
 ) -> String
 where
     K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
@@ -133,23 +133,17 @@ where
     .await
 }
 
-fn td_conditions(
-    td: &TaskDefinition,
-) -> Option<(Vec<ecs_operator::api::common::Condition>, Option<i64>)> {
+fn td_conditions(td: &TaskDefinition) -> Option<(Vec<Condition>, Option<i64>)> {
     let s = td.status.as_ref()?;
     Some((s.conditions.clone(), s.observed_generation))
 }
 
-fn svc_conditions(
-    svc: &ECSService,
-) -> Option<(Vec<ecs_operator::api::common::Condition>, Option<i64>)> {
+fn svc_conditions(svc: &ECSService) -> Option<(Vec<Condition>, Option<i64>)> {
     let s = svc.status.as_ref()?;
     Some((s.conditions.clone(), s.observed_generation))
 }
 
-fn cluster_conditions(
-    cl: &ECSCluster,
-) -> Option<(Vec<ecs_operator::api::common::Condition>, Option<i64>)> {
+fn cluster_conditions(cl: &ECSCluster) -> Option<(Vec<Condition>, Option<i64>)> {
     let s = cl.status.as_ref()?;
     Some((s.conditions.clone(), s.observed_generation))
 }
@@ -445,5 +439,212 @@ async fn an_adopted_cluster_is_deleted_only_with_an_explicit_delete() {
         "deletionPolicy: Delete set explicitly deletes an adopted cluster"
     );
     assert!(!events_with_reason(&ctx, "Retained").await.is_empty());
+    operator.stop().await;
+}
+
+const ROLE_A: &str = "arn:aws:iam::111111111111:role/team-a/deployer";
+const ROLE_B: &str = "arn:aws:iam::222222222222:role/team-b/deployer";
+
+/// Whether family `family` has any revision in the account of `role` (None: the test bed's
+/// own) and `region` (None: the default Region), as moto's per-account backends see it.
+async fn family_exists(
+    ctx: &TestContext,
+    region: Option<&str>,
+    role: Option<&str>,
+    family: &str,
+) -> bool {
+    let pool = ecs_operator::aws::ClientPool::new(
+        &ctx.bed.aws_settings(),
+        ecs_operator::aws::metrics::ApiCalls::default(),
+    )
+    .await
+    .expect("client pool");
+    let aws = pool.clients_for(region, role).await.expect("clients");
+    let listed = aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .expect("list task definitions");
+    !listed.task_definition_arns().is_empty()
+}
+
+#[tokio::test]
+async fn without_a_grant_a_namespace_names_no_role() {
+    let ctx = TestContext::new("ten-nogrant").await;
+    let operator = ctx.start_operator().await;
+    let family = ctx.aws_name("taken");
+    ctx.apply_yaml(&task_definition(
+        "other-team",
+        &family,
+        &format!("  roleArn: {ROLE_B}"),
+    ))
+    .await
+    .expect("apply");
+    let message = stalled(&ctx, "other-team", "RoleNotGranted", td_conditions).await;
+    assert!(message.contains(ROLE_B), "the role is named: {message}");
+    assert_eq!(
+        operator.calls.count("AssumeRole"),
+        0,
+        "no call as that role"
+    );
+    assert_eq!(operator.calls.count("RegisterTaskDefinition"), 0);
+    wait_for("an Event telling the refusal", WAIT, || async {
+        (!events_with_reason(&ctx, "RoleNotGranted").await.is_empty()).then_some(())
+    })
+    .await;
+    assert!(!family_exists(&ctx, None, Some(ROLE_B), &family).await);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_namespace_acts_only_as_the_roles_regions_and_pass_roles_granted_to_it() {
+    let a = TestContext::new("ten-grant-a").await;
+    let b = TestContext::new("ten-grant-b").await;
+    b.grant(serde_json::json!({ "roleArns": [ROLE_B] })).await;
+    a.grant(serde_json::json!({
+        "roleArns": ["arn:aws:iam::111111111111:role/team-a/*"],
+        "regions": ["us-east-1"],
+        "passRoleArns": ["arn:aws:iam::111111111111:role/team-a/tasks/*"],
+    }))
+    .await;
+    let operator = a.start_operator().await;
+    let family = |base: &str| a.aws_name(base);
+    let with = |role: &str, extra: &str| format!("  roleArn: {role}\n{extra}");
+    a.apply_yaml(&task_definition(
+        "b-role",
+        &family("b-role"),
+        &with(ROLE_B, ""),
+    ))
+    .await
+    .expect("apply");
+    a.apply_yaml(&task_definition(
+        "west",
+        &family("west"),
+        &with(ROLE_A, "  region: us-west-2"),
+    ))
+    .await
+    .expect("apply");
+    a.apply_yaml(&task_definition(
+        "admin-pass",
+        &family("admin-pass"),
+        &with(
+            ROLE_A,
+            "  taskRoleArn: arn:aws:iam::111111111111:role/admin",
+        ),
+    ))
+    .await
+    .expect("apply");
+    a.apply_yaml(&task_definition(
+        "granted",
+        &family("granted"),
+        &with(
+            ROLE_A,
+            "  taskRoleArn: arn:aws:iam::111111111111:role/team-a/tasks/web",
+        ),
+    ))
+    .await
+    .expect("apply");
+
+    let message = stalled(&a, "b-role", "RoleNotGranted", td_conditions).await;
+    assert!(message.contains(ROLE_B), "{message}");
+    let message = stalled(&a, "west", "RegionNotGranted", td_conditions).await;
+    assert!(message.contains("us-west-2"), "{message}");
+    let message = stalled(&a, "admin-pass", "PassRoleNotGranted", td_conditions).await;
+    assert!(message.contains("role/admin"), "{message}");
+    let granted = ready(&a, "granted", td_conditions).await;
+    assert_eq!(
+        granted.status.and_then(|s| s.aws_account_id).as_deref(),
+        Some("111111111111"),
+        "the granted role's account"
+    );
+
+    // Nothing was created where the grant does not reach.
+    assert!(!family_exists(&a, None, Some(ROLE_B), &family("b-role")).await);
+    assert!(!family_exists(&a, Some("us-west-2"), Some(ROLE_A), &family("west")).await);
+    assert!(!family_exists(&a, None, Some(ROLE_A), &family("admin-pass")).await);
+    assert!(family_exists(&a, None, Some(ROLE_A), &family("granted")).await);
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        1,
+        "only the granted object registered"
+    );
+    operator.stop().await;
+    drop(b);
+}
+
+#[tokio::test]
+async fn grants_that_cannot_be_read_refuse_access() {
+    let ctx = TestContext::new("ten-unreadable").await;
+    // An operator identity with every right on its namespace's objects but none on
+    // AWSAccessGrants, as when the chart's grant reader is missing.
+    let user = "ecs-operator-without-grants";
+    let rbac = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": { "name": "operator", "namespace": ctx.namespace },
+        "rules": [
+            {
+                "apiGroups": ["ecs-operator.dev"],
+                "resources": ["taskdefinitions", "ecsservices", "ecsclusters", "capacityproviders",
+                    "cloudmapnamespaces", "ecstasks", "ecsscheduledtasks"],
+                "verbs": ["get", "list", "watch", "patch", "update"]
+            },
+            {
+                "apiGroups": ["ecs-operator.dev"],
+                "resources": ["taskdefinitions/status", "taskdefinitions/finalizers",
+                    "ecsservices/status", "ecsclusters/status", "capacityproviders/status",
+                    "cloudmapnamespaces/status", "ecstasks/status", "ecsscheduledtasks/status"],
+                "verbs": ["patch", "update"]
+            },
+            { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] }
+        ]
+    });
+    let binding = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": { "name": "operator", "namespace": ctx.namespace },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
+    });
+    let pp = kube::api::PatchParams::apply("integration-test").force();
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = ctx.api();
+    roles
+        .patch("operator", &pp, &kube::api::Patch::Apply(&rbac))
+        .await
+        .expect("Role");
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = ctx.api();
+    bindings
+        .patch("operator", &pp, &kube::api::Patch::Apply(&binding))
+        .await
+        .expect("RoleBinding");
+
+    let client = ctx.bed.kube_as(user).await;
+    let grants: Api<ecs_operator::api::AWSAccessGrant> = Api::all(client.clone());
+    let refused = grants
+        .list(&Default::default())
+        .await
+        .expect_err("the identity cannot read grants");
+    assert!(
+        matches!(&refused, kube::Error::Api(s) if s.code == 403),
+        "{refused}"
+    );
+    let operator = ctx.start_operator_as(client).await;
+    let family = ctx.aws_name("closed");
+    ctx.apply_yaml(&task_definition("closed", &family, ""))
+        .await
+        .expect("apply");
+    let message = stalled(&ctx, "closed", "GrantsUnavailable", td_conditions).await;
+    assert!(
+        message.contains("AWSAccessGrants cannot be read"),
+        "{message}"
+    );
+    assert_eq!(
+        operator.calls.count("RegisterTaskDefinition"),
+        0,
+        "no AWS call while the grants are unknown"
+    );
+    assert!(!family_exists(&ctx, None, None, &family).await);
     operator.stop().await;
 }

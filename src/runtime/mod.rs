@@ -5,10 +5,10 @@
 pub mod backoff;
 pub mod context;
 pub mod crds;
+pub mod grants;
 pub mod health;
 pub mod leader;
 pub mod metrics;
-pub mod namespaces;
 pub mod watch;
 
 pub use context::{Config, Context};

@@ -314,6 +314,10 @@ async fn publish_transition_events(
             | "UpdateFailed"
             | "AWSError"
             | "Throttled"
+            | "RoleNotGranted"
+            | "RegionNotGranted"
+            | "PassRoleNotGranted"
+            | "GrantsUnavailable"
     ) {
         ctx.event(
             provider,

@@ -171,7 +171,7 @@ async fn publish_events(ns: &CloudMapNamespace, ctx: &Context, outcome: &Outcome
             ctx.event(
                 ns,
                 EventType::Warning,
-                "AWSError",
+                err.event_reason(),
                 err.operation,
                 err.to_string(),
             )

@@ -100,7 +100,7 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> CloudMapNamespaceStatus 
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             match err.class {
-                ErrorClass::Terminal => not_ready("InvalidSpec", message, true),
+                ErrorClass::Terminal => not_ready(err.terminal_reason(), message, true),
                 ErrorClass::Throttled => not_ready("Throttled", message, false),
                 _ => not_ready("AWSError", message, false),
             }

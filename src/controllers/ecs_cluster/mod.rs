@@ -592,7 +592,11 @@ async fn publish_transition_events(
         | "ProvisioningFailed"
         | "AWSError"
         | "Throttled"
-        | "DeletionBlocked" => (EventType::Warning, after.reason.as_str()),
+        | "DeletionBlocked"
+        | "RoleNotGranted"
+        | "RegionNotGranted"
+        | "PassRoleNotGranted"
+        | "GrantsUnavailable" => (EventType::Warning, after.reason.as_str()),
         "WaitingForNamespace" | "WaitingForCapacityProvider" => {
             (EventType::Normal, after.reason.as_str())
         }

@@ -64,11 +64,31 @@ fn deletion_policy(task: &ECSScheduledTask, ctx: &Context) -> DeletionPolicy {
         .unwrap_or(ctx.config.default_deletion_policy)
 }
 
-async fn aws_for(task: &ECSScheduledTask, ctx: &Context) -> Result<AwsClients, AwsError> {
-    ctx.aws_for(
+/// The clients for the object's Region. Scheduling passes the Scheduler's role
+/// (`spec.roleArn`) and the overrides' roles, which the namespace's grant must allow;
+/// deleting the schedule does not.
+async fn aws_for(
+    task: &ECSScheduledTask,
+    ctx: &Context,
+    scheduling: bool,
+) -> Result<AwsClients, AwsError> {
+    let mut pass_roles: Vec<&str> = Vec::new();
+    if scheduling {
+        pass_roles.push(task.spec.role_arn.as_str());
+        if let Some(o) = &task.spec.task.overrides {
+            pass_roles.extend(
+                [&o.task_role_arn, &o.execution_role_arn]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+    }
+    ctx.aws_passing(
         &task.namespace().unwrap_or_default(),
         task.spec.region.as_deref(),
         None,
+        &pass_roles,
     )
     .await
 }
@@ -183,7 +203,7 @@ enum Change {
 }
 
 async fn sync(task: &ECSScheduledTask, ctx: &Context) -> (Outcome, Change) {
-    let aws = match aws_for(task, ctx).await {
+    let aws = match aws_for(task, ctx, true).await {
         Ok(aws) => aws,
         Err(err) => return (Outcome::Aws(err), Change::None),
     };
@@ -374,7 +394,7 @@ async fn cleanup(task: &ECSScheduledTask, ctx: &Context) -> Result<Action, Error
         info!(%schedule, "deletionPolicy Retain: schedule left in place");
         return Ok(Action::await_change());
     }
-    let aws = aws_for(task, ctx).await?;
+    let aws = aws_for(task, ctx, false).await?;
     let (group, name) = (task.group_name(), task.schedule_name());
     let Some(observed) = scheduler::get(&aws.scheduler, &group, &name).await? else {
         return Ok(Action::await_change());

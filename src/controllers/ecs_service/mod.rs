@@ -740,7 +740,8 @@ async fn publish_transition_events(
             )
             .await
         }
-        "InvalidSpec" | "AWSError" | "Throttled" => {
+        "InvalidSpec" | "AWSError" | "Throttled" | "RoleNotGranted" | "RegionNotGranted"
+        | "PassRoleNotGranted" | "GrantsUnavailable" => {
             ctx.event(
                 svc,
                 EventType::Warning,

@@ -98,7 +98,7 @@ fn desired_conditions(family: &str, outcome: &Outcome) -> Vec<DesiredCondition> 
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             let reason = match err.class {
                 ErrorClass::Throttled => "Throttled",
-                ErrorClass::Terminal => "InvalidSpec",
+                ErrorClass::Terminal => err.terminal_reason(),
                 _ => "AWSError",
             };
             let mut conditions = vec![DesiredCondition::new(
