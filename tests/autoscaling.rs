@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use ecs_operator::api::ECSService;
+use ecs_operator::controllers::ecs_service::autoscaling::{Owner, name_prefix};
 use ecs_operator::runtime::Config;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -148,8 +149,16 @@ fn scaling_active(svc: &ECSService) -> bool {
         .is_some_and(|(status, _, _)| status == "True")
 }
 
-fn prefix(ctx: &TestContext, name: &str) -> String {
-    format!("ecs-operator-{}-{name}-", ctx.namespace)
+/// The prefix of the AWS names of ECSService `name`, derived from its uid.
+async fn prefix(ctx: &TestContext, name: &str) -> String {
+    let svc = get_opt(&ctx.api::<ECSService>(), name)
+        .await
+        .expect("ECSService exists");
+    name_prefix(Owner {
+        namespace: &ctx.namespace,
+        name,
+        uid: svc.metadata.uid.as_deref().expect("uid"),
+    })
 }
 
 fn resource_id(cluster: &str, name: &str) -> String {
@@ -295,7 +304,7 @@ async fn each_policy_kind_is_created_updated_and_removed_without_churn() {
     );
     assert_eq!(status.policies.len(), 2);
     assert!(status.policies.iter().all(|p| p.policy_arn.is_some()));
-    let p = prefix(&ctx, "web");
+    let p = prefix(&ctx, "web").await;
     assert_eq!(
         status
             .policies
@@ -488,6 +497,7 @@ async fn deletion_removes_policies_alarms_and_target_unless_retained() {
     settled(&ctx, "kept", "scaling active", scaling_active).await;
 
     let api = ctx.api::<ECSService>();
+    let (gone_prefix, kept_prefix) = (prefix(&ctx, "gone").await, prefix(&ctx, "kept").await);
     for name in ["gone", "kept"] {
         api.delete(name, &DeleteParams::default())
             .await
@@ -502,12 +512,12 @@ async fn deletion_removes_policies_alarms_and_target_unless_retained() {
     assert_eq!(target(&ctx, &cluster, "gone").await, None);
     assert!(policies(&ctx, &cluster, "gone").await.is_empty());
     assert!(scheduled_actions(&ctx, &cluster, "gone").await.is_empty());
-    assert!(alarms(&ctx, &prefix(&ctx, "gone")).await.is_empty());
+    assert!(alarms(&ctx, &gone_prefix).await.is_empty());
 
     assert_eq!(target(&ctx, &cluster, "kept").await, Some((1, 3)));
     assert_eq!(policies(&ctx, &cluster, "kept").await.len(), 2);
     assert_eq!(scheduled_actions(&ctx, &cluster, "kept").await.len(), 1);
-    assert_eq!(alarms(&ctx, &prefix(&ctx, "kept")).await.len(), 1);
+    assert_eq!(alarms(&ctx, &kept_prefix).await.len(), 1);
     operator.stop().await;
 }
 

@@ -12,10 +12,6 @@ use ecs_operator::aws::ClientPool;
 use ecs_operator::aws::budget::RateLimits;
 use ecs_operator::aws::metrics::ApiCalls;
 use ecs_operator::runtime::Config;
-use ecs_operator::runtime::namespaces::ROLE_ARN_ANNOTATION;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
 use support::{TestContext, condition, get_opt, wait_for};
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -91,6 +87,7 @@ fn account_of(td: &TaskDefinition) -> Option<String> {
 #[tokio::test]
 async fn role_arn_registers_in_the_roles_account_through_sts() {
     let ctx = TestContext::new("budget-role").await;
+    ctx.grant(serde_json::json!({ "roleArns": [ROLE_A] })).await;
     let operator = ctx.start_operator().await;
     let family = ctx.aws_name("cross");
     ctx.apply_yaml(&task_definition(
@@ -120,19 +117,10 @@ async fn role_arn_registers_in_the_roles_account_through_sts() {
 }
 
 #[tokio::test]
-async fn namespace_annotation_selects_the_role_and_spec_role_wins() {
+async fn the_grants_default_role_applies_and_a_granted_spec_role_wins() {
     let ctx = TestContext::new("budget-ns-role").await;
-    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-    namespaces
-        .patch(
-            &ctx.namespace,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({
-                "metadata": { "annotations": { ROLE_ARN_ANNOTATION: ROLE_B } }
-            })),
-        )
-        .await
-        .expect("annotate namespace");
+    ctx.grant(serde_json::json!({ "defaultRoleArn": ROLE_B, "roleArns": [ROLE_A] }))
+        .await;
     let operator = ctx.start_operator().await;
     let from_namespace = ctx.aws_name("nsrole");
     let from_spec = ctx.aws_name("specrole");
@@ -263,6 +251,7 @@ async fn throttled_work_waits_for_the_rate_limiter_instead_of_failing() {
 #[tokio::test]
 async fn ecs_service_runs_in_its_roles_account_and_is_observed_there() {
     let ctx = TestContext::new("budget-svc-role").await;
+    ctx.grant(serde_json::json!({ "roleArns": [ROLE_A] })).await;
     let pool = pool(&ctx).await;
     let account_a = pool.clients_for(None, Some(ROLE_A)).await.expect("clients");
     let cluster = ctx.aws_name("cross");

@@ -115,7 +115,8 @@ pub struct CloudMapNamespaceSpec {
     pub region: Option<String>,
 
     /// IAM role (ARN) the operator assumes to manage the namespace, for another account.
-    /// Wins over the namespace's `ecs-operator.dev/aws-role-arn` annotation.
+    /// It must be granted to the namespace by an AWSAccessGrant (else `RoleNotGranted`);
+    /// unset: the grant's `defaultRoleArn`, else the operator's own identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: Option<String>,

@@ -23,6 +23,9 @@ pub mod tags {
     pub const KIND: &str = "ecs-operator.dev/kind";
     /// Hash of the normalised desired content that produced a task definition revision.
     pub const SPEC_HASH: &str = "ecs-operator.dev/spec-hash";
+    /// Set on a resource the operator adopted (created outside it): deleted with the object
+    /// only when `deletionPolicy: Delete` is set explicitly.
+    pub const ADOPTED: &str = "ecs-operator.dev/adopted";
 }
 
 /// What happens to the AWS resource when the Kubernetes object is deleted: `Delete` removes
@@ -209,12 +212,13 @@ pub fn ownership_tags(
 }
 
 /// Who owns an AWS resource, judged from its tags.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ownership {
     /// Tagged with this object's uid.
     Ours,
-    /// Tagged by ecs-operator for another Kubernetes object (namespace/name).
-    OtherObject(String),
+    /// Tagged by ecs-operator for another Kubernetes object. Which one is deliberately not
+    /// kept: it may be in a namespace the reader must not learn about.
+    OtherObject,
     /// No ownership tags: created outside the operator.
     Foreign,
 }
@@ -222,12 +226,85 @@ pub enum Ownership {
 pub fn ownership_of(tags: &BTreeMap<String, String>, uid: &str) -> Ownership {
     match tags.get(tags::UID) {
         Some(found) if found == uid => Ownership::Ours,
-        Some(_) => Ownership::OtherObject(format!(
-            "{}/{}",
-            tags.get(tags::NAMESPACE).map(String::as_str).unwrap_or("?"),
-            tags.get(tags::NAME).map(String::as_str).unwrap_or("?")
-        )),
+        Some(_) => Ownership::OtherObject,
         None => Ownership::Foreign,
+    }
+}
+
+/// Why an existing AWS resource of the wanted name is not this object's to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotOurs {
+    /// Its ownership tags name another object: never taken over, whatever `adoptExisting` says.
+    AnotherObject,
+    /// Created outside ecs-operator and `adoptExisting` is not set.
+    OutsideOperator,
+}
+
+impl NotOurs {
+    /// The condition reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            NotOurs::AnotherObject => "OwnedByAnotherObject",
+            NotOurs::OutsideOperator => "AlreadyExists",
+        }
+    }
+
+    /// The condition message about `what` (e.g. "an ECS cluster named web"), whose name the
+    /// user picks with `name_field`.
+    pub fn message(self, what: &str, name_field: &str) -> String {
+        match self {
+            NotOurs::AnotherObject => format!(
+                "{what} exists and is owned by another ecs-operator object (its ownership tags name another uid); it is never taken over: choose another {name_field}"
+            ),
+            NotOurs::OutsideOperator => format!(
+                "{what} exists, created outside ecs-operator; set spec.adoptExisting: true to take it over, or choose another {name_field}"
+            ),
+        }
+    }
+}
+
+/// What an object may do with an existing AWS resource of its name. "Owned by another
+/// object" is judged before adoption: `adoptExisting` only ever takes untagged resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    Ours,
+    Adopt,
+    Refused(NotOurs),
+}
+
+pub fn claim(tags: &BTreeMap<String, String>, uid: &str, adopt_existing: bool) -> Claim {
+    match ownership_of(tags, uid) {
+        Ownership::Ours => Claim::Ours,
+        Ownership::OtherObject => Claim::Refused(NotOurs::AnotherObject),
+        Ownership::Foreign if adopt_existing => Claim::Adopt,
+        Ownership::Foreign => Claim::Refused(NotOurs::OutsideOperator),
+    }
+}
+
+/// The tags put on a resource when it is adopted: ownership plus [`tags::ADOPTED`].
+pub fn adoption_tags(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> BTreeMap<String, String> {
+    let mut tags = ownership_tags(kind, namespace, name, uid);
+    tags.insert(tags::ADOPTED.to_string(), "true".to_string());
+    tags
+}
+
+/// The deletion policy for a resource with `tags`: an adopted resource is deleted only when
+/// the spec says `Delete` explicitly (the operator's default never deletes what it did not
+/// create).
+pub fn deletion_policy_for(
+    tags: &BTreeMap<String, String>,
+    spec: Option<DeletionPolicy>,
+    default: DeletionPolicy,
+) -> DeletionPolicy {
+    match spec {
+        Some(policy) => policy,
+        None if tags.contains_key(tags::ADOPTED) => DeletionPolicy::Retain,
+        None => default,
     }
 }
 
@@ -267,10 +344,49 @@ mod tests {
     fn ownership_is_judged_by_uid() {
         let ours = ownership_tags("TaskDefinition", "ns", "web", "u1");
         assert_eq!(ownership_of(&ours, "u1"), Ownership::Ours);
-        assert_eq!(
-            ownership_of(&ours, "u2"),
-            Ownership::OtherObject("ns/web".into())
-        );
+        assert_eq!(ownership_of(&ours, "u2"), Ownership::OtherObject);
         assert_eq!(ownership_of(&BTreeMap::new(), "u1"), Ownership::Foreign);
+    }
+
+    #[test]
+    fn another_objects_resource_is_never_claimed_even_with_adopt_existing() {
+        let theirs = ownership_tags("ECSService", "a", "web", "u-a");
+        for adopt in [false, true] {
+            assert_eq!(
+                claim(&theirs, "u-b", adopt),
+                Claim::Refused(NotOurs::AnotherObject)
+            );
+        }
+        assert_eq!(claim(&BTreeMap::new(), "u-b", true), Claim::Adopt);
+        assert_eq!(
+            claim(&BTreeMap::new(), "u-b", false),
+            Claim::Refused(NotOurs::OutsideOperator)
+        );
+        assert_eq!(claim(&theirs, "u-a", false), Claim::Ours);
+    }
+
+    #[test]
+    fn refusal_message_does_not_name_the_other_object() {
+        let message =
+            NotOurs::AnotherObject.message("an ECS service named web", "spec.serviceName");
+        assert!(!message.contains("a/web") && message.contains("another uid"));
+        assert_eq!(NotOurs::AnotherObject.reason(), "OwnedByAnotherObject");
+    }
+
+    #[test]
+    fn adopted_resources_are_deleted_only_by_an_explicit_delete() {
+        let adopted = adoption_tags("ECSCluster", "ns", "c", "u");
+        let created = ownership_tags("ECSCluster", "ns", "c", "u");
+        let delete = DeletionPolicy::Delete;
+        assert_eq!(
+            deletion_policy_for(&adopted, None, delete),
+            DeletionPolicy::Retain
+        );
+        assert_eq!(deletion_policy_for(&adopted, Some(delete), delete), delete);
+        assert_eq!(deletion_policy_for(&created, None, delete), delete);
+        assert_eq!(
+            deletion_policy_for(&created, Some(DeletionPolicy::Retain), delete),
+            DeletionPolicy::Retain
+        );
     }
 }

@@ -175,8 +175,9 @@ pub struct ECSTaskSpec {
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
     pub region: Option<String>,
 
-    /// IAM role (ARN) the operator assumes to run the tasks, for another account. Wins over
-    /// the namespace's `ecs-operator.dev/aws-role-arn` annotation.
+    /// IAM role (ARN) the operator assumes to run the tasks, for another account. It must
+    /// be granted to the namespace by an AWSAccessGrant (else `RoleNotGranted`); unset: the
+    /// grant's `defaultRoleArn`, else the operator's own identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: Option<String>,

@@ -1,5 +1,6 @@
 //! The public contract: custom resource types of API group `ecs-operator.dev`, version `v1alpha1`.
 
+pub mod aws_access_grant;
 pub mod capacity_provider;
 pub mod cloud_map_namespace;
 pub mod common;
@@ -12,6 +13,7 @@ pub mod task_definition;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use aws_access_grant::{AWSAccessGrant, AWSAccessGrantSpec};
 pub use capacity_provider::{CapacityProvider, CapacityProviderSpec, CapacityProviderStatus};
 pub use cloud_map_namespace::{CloudMapNamespace, CloudMapNamespaceSpec, CloudMapNamespaceStatus};
 pub use ecs_cluster::{ECSCluster, ECSClusterSpec, ECSClusterStatus};
@@ -23,6 +25,7 @@ pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStat
 /// Every CRD this operator serves, sorted by name (the order of the files in `crds/`).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
     let mut crds = vec![
+        AWSAccessGrant::crd(),
         CapacityProvider::crd(),
         CloudMapNamespace::crd(),
         ECSCluster::crd(),

@@ -168,9 +168,9 @@ pub struct TaskDefinitionSpec {
     pub region: Option<String>,
 
     /// IAM role (ARN) the operator assumes to manage this object's AWS resources, for another
-    /// account. Wins over the namespace's `ecs-operator.dev/aws-role-arn` annotation; without
-    /// either, the operator's own identity is used. Moving to a role in another account
-    /// leaves the resources in the old account behind.
+    /// account; it must be granted to the namespace by an AWSAccessGrant (else `RoleNotGranted`).
+    /// Unset: the grant's `defaultRoleArn`, else the operator's own identity. Moving to a role
+    /// in another account leaves the resources in the old account behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: Option<String>,

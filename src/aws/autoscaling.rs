@@ -462,12 +462,12 @@ pub async fn put_alarm(
     Ok(())
 }
 
-/// Names of the alarms whose name starts with `prefix`.
-pub async fn alarm_names(
+/// The alarms whose name starts with `prefix`, as (name, ARN).
+pub async fn alarms(
     client: &aws_sdk_cloudwatch::Client,
     prefix: &str,
-) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut alarms = Vec::new();
     let mut token = None;
     loop {
         let out = client
@@ -478,16 +478,44 @@ pub async fn alarm_names(
             .send()
             .await
             .map_err(aws_err("DescribeAlarms"))?;
-        names.extend(
+        alarms.extend(
             out.metric_alarms()
                 .iter()
-                .filter_map(|a| a.alarm_name().map(str::to_string)),
+                .filter_map(|a| Some((a.alarm_name()?.to_string(), a.alarm_arn()?.to_string()))),
         );
         token = out.next_token().map(str::to_string);
         if token.is_none() {
-            return Ok(names);
+            return Ok(alarms);
         }
     }
+}
+
+/// The `ecs-operator.dev/uid` tag of the alarm `arn` (None: untagged or gone).
+pub async fn alarm_uid(
+    client: &aws_sdk_cloudwatch::Client,
+    arn: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = match client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err) => {
+            let err = aws_err("ListTagsForResource")(err);
+            return if err.is_not_found() {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+    };
+    Ok(out
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(crate::api::common::tags::UID))
+        .and_then(|t| t.value().map(str::to_string)))
 }
 
 /// Deletes alarms (up to 100 per call).

@@ -34,6 +34,24 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.class == ErrorClass::NotFound
     }
+    /// The Event reason of a failure: the refusal's own reason when the access grants refused
+    /// the call, else `AWSError`.
+    pub fn event_reason(&self) -> &str {
+        if self.operation == crate::runtime::context::GRANT_CHECK {
+            &self.code
+        } else {
+            "AWSError"
+        }
+    }
+    /// The condition reason of a terminal error: the refusal's own reason when the access
+    /// grants refused the call (`RoleNotGranted`, ...), else `InvalidSpec`.
+    pub fn terminal_reason(&self) -> &str {
+        if self.operation == crate::runtime::context::GRANT_CHECK {
+            &self.code
+        } else {
+            "InvalidSpec"
+        }
+    }
 }
 
 const THROTTLING_CODES: &[&str] = &[

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
-use tracing::warn;
+use tracing::debug;
 
 use crate::aws::AwsClients;
 use crate::runtime::Context;
@@ -62,27 +62,29 @@ pub async fn locate<K>(
 where
     K: Resource,
 {
-    let mut namespace_roles: HashMap<String, Option<String>> = HashMap::new();
+    let mut granted: HashMap<(String, Option<String>, Option<String>), Option<String>> =
+        HashMap::new();
     let mut groups: BTreeMap<Location, Vec<Arc<K>>> = BTreeMap::new();
     for obj in objects {
         let (region, role) = spec_location(&obj);
-        let role_arn = match role {
-            Some(role) => Some(role),
-            None => {
-                let namespace = obj.namespace().unwrap_or_default();
-                if !namespace_roles.contains_key(&namespace) {
-                    match ctx.namespace_roles.role_arn(&namespace).await {
-                        Ok(role) => {
-                            namespace_roles.insert(namespace.clone(), role);
-                        }
-                        Err(err) => {
-                            warn!(%namespace, error = %err, "cannot read the namespace's IAM role; its objects are observed later");
-                            continue;
-                        }
-                    }
+        let namespace = obj.namespace().unwrap_or_default();
+        let key = (namespace.clone(), region.clone(), role.clone());
+        let role_arn = match granted.get(&key) {
+            Some(role) => role.clone(),
+            None => match ctx
+                .granted_role(&namespace, region.as_deref(), role.as_deref(), &[])
+                .await
+            {
+                Ok(role) => {
+                    granted.insert(key, role.clone());
+                    role
                 }
-                namespace_roles.get(&namespace).cloned().flatten()
-            }
+                Err(err) => {
+                    // The object's own reconcile reports the refusal.
+                    debug!(%namespace, error = %err, "not granted; its objects are not observed");
+                    continue;
+                }
+            },
         };
         let location = Location {
             region: region.unwrap_or_else(|| ctx.pool.default_region().to_string()),

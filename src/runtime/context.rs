@@ -10,7 +10,7 @@ use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::backoff::Backoff;
-use super::namespaces::NamespaceRoles;
+use super::grants::{AccessRequest, Grants};
 use crate::api::capacity_provider::CapacityProvider;
 use crate::api::common::DeletionPolicy;
 use crate::api::ecs_cluster::ECSCluster;
@@ -22,6 +22,9 @@ use crate::aws::{AwsClients, ClientPool};
 use crate::controllers::ecs_service::observer::Rollouts;
 use crate::controllers::ecs_task::observer::TaskObservation;
 use crate::controllers::observer::ObservationCache as AwsObservations;
+
+/// The operation name of a refusal by the AWSAccessGrants (see [`AwsError::terminal_reason`]).
+pub const GRANT_CHECK: &str = "CheckAccessGrant";
 
 /// Operator settings that shape reconciles.
 #[derive(Clone, Debug)]
@@ -52,8 +55,8 @@ pub struct Context {
     pub aws: AwsClients,
     /// Clients per (Region, IAM role), created on first use.
     pub pool: ClientPool,
-    /// Per-namespace IAM roles (Namespace annotation), cached.
-    pub namespace_roles: NamespaceRoles,
+    /// The AWSAccessGrants: which roles, Regions and pass roles each namespace may use.
+    pub grants: Grants,
     pub config: Config,
     pub recorder: Recorder,
     pub backoff: Backoff,
@@ -98,7 +101,7 @@ impl Context {
         };
         Arc::new(Self {
             recorder: Recorder::new(client.clone(), reporter),
-            namespace_roles: NamespaceRoles::new(client.clone()),
+            grants: Grants::new(client.clone()),
             client,
             aws: pool.default_clients(),
             pool,
@@ -117,29 +120,61 @@ impl Context {
         })
     }
 
-    /// The AWS clients for an object in `namespace` with the spec's `region` and `roleArn`:
-    /// its Region or the operator's, and its role, else its namespace's annotated role, else
-    /// the operator's own identity.
+    /// The AWS clients for an object in `namespace` with the spec's `region` and `roleArn`,
+    /// as its namespace's grants allow: its Region or the operator's, its role, else the
+    /// grant's default role, else the operator's own identity. Refused (no AWS call is made)
+    /// when the grants do not allow it or cannot be read.
     pub async fn aws_for(
         &self,
         namespace: &str,
         region: Option<&str>,
         role_arn: Option<&str>,
     ) -> Result<AwsClients, AwsError> {
-        let role = match role_arn {
-            Some(role) => Some(role.to_string()),
-            None => self
-                .namespace_roles
-                .role_arn(namespace)
-                .await
-                .map_err(|err| AwsError {
-                    operation: "ResolveAwsClients",
-                    code: "NamespaceUnavailable".into(),
-                    message: format!("reading Namespace {namespace} for its IAM role: {err}"),
-                    class: ErrorClass::Retryable,
-                })?,
-        };
+        self.aws_passing(namespace, region, role_arn, &[]).await
+    }
+
+    /// [`Context::aws_for`] for an object that also names task or execution roles
+    /// (`pass_roles`), which its grant must allow too.
+    pub async fn aws_passing(
+        &self,
+        namespace: &str,
+        region: Option<&str>,
+        role_arn: Option<&str>,
+        pass_roles: &[&str],
+    ) -> Result<AwsClients, AwsError> {
+        let role = self
+            .granted_role(namespace, region, role_arn, pass_roles)
+            .await?;
         Ok(self.pool.clients_for(region, role.as_deref()).await?)
+    }
+
+    /// The role an object acts as (`None`: the operator's own identity), if its grants allow
+    /// its `region`, `roleArn` and `pass_roles`.
+    pub async fn granted_role(
+        &self,
+        namespace: &str,
+        region: Option<&str>,
+        role_arn: Option<&str>,
+        pass_roles: &[&str],
+    ) -> Result<Option<String>, AwsError> {
+        let operator_region = self.pool.default_region();
+        let request = AccessRequest {
+            namespace,
+            region: region.unwrap_or(operator_region),
+            operator_region,
+            role_arn,
+            pass_roles,
+        };
+        match self.grants.decide(&request).await {
+            Ok(access) => Ok(access.role_arn),
+            Err(refusal) => Err(AwsError {
+                operation: GRANT_CHECK,
+                code: refusal.reason.to_string(),
+                message: refusal.message,
+                // Stalled until a grant, the spec or the operator's RBAC changes; retried slowly.
+                class: ErrorClass::Terminal,
+            }),
+        }
     }
 
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal.

@@ -6,11 +6,11 @@ pub mod backoff;
 pub mod context;
 pub mod crash;
 pub mod crds;
+pub mod grants;
 pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod metrics_access;
-pub mod namespaces;
 pub mod tls;
 pub mod watch;
 

@@ -91,6 +91,18 @@ impl TestBed {
         client
     }
 
+    /// A client that impersonates `user` (the test bed's admin may impersonate).
+    pub async fn kube_as(&self, user: &str) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
+            .unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"));
+        config.auth_info.impersonate = Some(user.to_string());
+        Client::try_from(config).unwrap_or_else(|e| panic!("{HOW_TO_START}: {e}"))
+    }
+
     pub fn aws_settings(&self) -> AwsSettings {
         AwsSettings {
             region: Some(self.region.clone()),
@@ -260,6 +272,28 @@ impl TestContext {
         }
     }
 
+    /// Creates (or replaces) the AWSAccessGrant `grant-<namespace>` covering this test's
+    /// namespace with the rest of its spec from `spec` (camelCase JSON), as a cluster
+    /// administrator would.
+    pub async fn grant(&self, spec: serde_json::Value) {
+        let mut spec = spec;
+        spec["namespaces"] = serde_json::json!([self.namespace]);
+        let grant = serde_json::json!({
+            "apiVersion": "ecs-operator.dev/v1alpha1",
+            "kind": "AWSAccessGrant",
+            "metadata": { "name": format!("grant-{}", self.namespace) },
+            "spec": spec,
+        });
+        let api: Api<ecs_operator::api::AWSAccessGrant> = Api::all(self.client.clone());
+        api.patch(
+            &format!("grant-{}", self.namespace),
+            &PatchParams::apply("integration-test").force(),
+            &Patch::Apply(&grant),
+        )
+        .await
+        .expect("apply AWSAccessGrant");
+    }
+
     /// An AWS name unique to this test: `<base>-<suffix>`.
     pub fn aws_name(&self, base: &str) -> String {
         format!("{base}-{}", self.suffix)
@@ -371,6 +405,26 @@ impl TestContext {
     pub async fn start_operator_with(&self, config: OperatorConfig) -> Operator {
         self.start_operator_with_aws(config, self.bed.aws_settings())
             .await
+    }
+
+    /// Starts an operator for this namespace that talks to the apiserver with `client` (e.g.
+    /// impersonating a service account with fewer rights).
+    pub async fn start_operator_as(&self, client: Client) -> Operator {
+        let settings = RunSettings {
+            aws: self.bed.aws_settings(),
+            config: OperatorConfig::default(),
+            concurrency: 4,
+            namespaces: vec![self.namespace.clone()],
+            ..RunSettings::default()
+        };
+        let calls = ApiCalls::default();
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run_with_client(client, settings, calls.clone(), stopped));
+        Operator {
+            calls,
+            stop,
+            task: Some(task),
+        }
     }
 
     /// Starts an operator for this namespace with its own AWS settings (rate limits, ...).

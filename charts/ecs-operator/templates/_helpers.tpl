@@ -58,7 +58,11 @@ kind gets its RBAC rules as soon as its CRD is synced.
 {{- define "ecs-operator.kinds" -}}
 {{- $kinds := list }}
 {{- range $path, $_ := .Files.Glob "files/crds/*.ecs-operator.dev.yaml" }}
-{{- $kinds = append $kinds (base $path | trimSuffix ".ecs-operator.dev.yaml") }}
+{{- $kind := base $path | trimSuffix ".ecs-operator.dev.yaml" }}
+{{- /* Grants are the administrators' kind: the operator only reads them (rbac.yaml). */}}
+{{- if ne $kind "awsaccessgrants" }}
+{{- $kinds = append $kinds $kind }}
+{{- end }}
 {{- end }}
 {{- if not $kinds }}
 {{- fail "files/crds holds no CRDs: run hack/sync-chart-crds" }}

@@ -22,7 +22,8 @@ use super::{Error, backoff_after_error, write_status};
 use crate::api::CapacityProvider;
 use crate::api::capacity_provider::CapacityProviderStatus;
 use crate::api::common::{
-    DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
+    DeletionPolicy, FINALIZER, Ownership, deletion_policy_for, find_condition, ownership_of,
+    ownership_tags,
 };
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{
@@ -334,11 +335,16 @@ async fn publish_transition_events(
     if matches!(
         after.reason.as_str(),
         "AlreadyExists"
+            | "OwnedByAnotherObject"
             | "ImmutableFieldChanged"
             | "InvalidSpec"
             | "UpdateFailed"
             | "AWSError"
             | "Throttled"
+            | "RoleNotGranted"
+            | "RegionNotGranted"
+            | "PassRoleNotGranted"
+            | "GrantsUnavailable"
     ) {
         ctx.event(
             provider,
@@ -419,6 +425,22 @@ async fn cleanup(
     };
     if ownership_of(&observed.tags, &provider.uid().unwrap_or_default()) != Ownership::Ours {
         // Never delete what we do not own.
+        return Ok(Action::await_change());
+    }
+    if deletion_policy_for(
+        &observed.tags,
+        provider.spec.deletion_policy,
+        ctx.config.default_deletion_policy,
+    ) == DeletionPolicy::Retain
+    {
+        ctx.event(
+            provider,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "the capacity provider was adopted and deletionPolicy is not set to Delete: it is left as it is".into(),
+        )
+        .await;
         return Ok(Action::await_change());
     }
     let answer = ecs_cl::delete_capacity_provider(ecs, &provider_name).await?;

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::api::capacity_provider::{CapacityProviderSpec, ManagedScaling};
-use crate::api::common::{Ownership, ownership_of, ownership_tags};
+#[cfg(test)]
+use crate::api::common::ownership_tags;
+use crate::api::common::{Claim, NotOurs, adoption_tags, claim};
 use crate::api::ecs_service::EnabledDisabled;
 use crate::aws::ecs_cluster::{CapacityProviderUpdate, ObservedCapacityProvider};
 use crate::controllers::task_definition::plan::tag_changes;
@@ -84,7 +86,7 @@ pub enum Plan {
     /// No provider of that name (or only a deleted one): create it.
     Create,
     /// Someone else's provider has the name.
-    AlreadyExists { owner: String },
+    AlreadyExists { owner: NotOurs },
     /// The provider exists for another Auto Scaling group, which ECS cannot change.
     Immutable { message: String },
     /// Our provider (or one being adopted): apply `update` (if anything changed) and tags.
@@ -140,19 +142,10 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) 
         Some(o) if o.exists() => o,
         _ => return Plan::Create,
     };
-    let adopt = match ownership_of(&observed.tags, desired.uid) {
-        Ownership::Ours => false,
-        _ if desired.spec.adopt_existing => true,
-        Ownership::OtherObject(owner) => {
-            return Plan::AlreadyExists {
-                owner: format!("the CapacityProvider {owner}"),
-            };
-        }
-        Ownership::Foreign => {
-            return Plan::AlreadyExists {
-                owner: "a creator outside ecs-operator".into(),
-            };
-        }
+    let adopt = match claim(&observed.tags, desired.uid, desired.spec.adopt_existing) {
+        Claim::Ours => false,
+        Claim::Adopt => true,
+        Claim::Refused(owner) => return Plan::AlreadyExists { owner },
     };
     let spec = desired.spec;
     if observed.auto_scaling_group_arn != spec.auto_scaling_group_arn {
@@ -265,7 +258,7 @@ pub fn plan(desired: &Desired<'_>, observed: Option<&ObservedCapacityProvider>) 
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect();
     if adopt {
-        desired_tags.extend(ownership_tags(
+        desired_tags.extend(adoption_tags(
             KIND,
             desired.namespace,
             desired.object_name,
@@ -464,6 +457,32 @@ mod tests {
             plan(&desired(&adopting), Some(&foreign)),
             Plan::Sync { adopt: true, .. }
         ));
+    }
+
+    #[test]
+    fn another_objects_provider_is_never_adopted() {
+        let mut spec = spec();
+        spec.adopt_existing = true;
+        let mut theirs = observed();
+        theirs.tags = ownership_tags(KIND, "other-ns", "theirs", "uid-2");
+        assert_eq!(
+            plan(&desired(&spec), Some(&theirs)),
+            Plan::AlreadyExists {
+                owner: NotOurs::AnotherObject
+            }
+        );
+        let mut foreign = observed();
+        foreign.tags.clear();
+        let Plan::Sync { tags_to_set, .. } = plan(&desired(&spec), Some(&foreign)) else {
+            panic!("a foreign provider is adopted with adoptExisting");
+        };
+        assert_eq!(
+            tags_to_set
+                .get(crate::api::common::tags::ADOPTED)
+                .map(String::as_str),
+            Some("true"),
+            "adoption is marked so that deletion leaves the provider"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::capacity_provider::CapacityProviderStatus;
 use crate::api::common::{
-    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+    DeletionPolicy, DesiredCondition, NotOurs, condition_types as ct, merge_conditions,
 };
 use crate::aws::ecs_cluster::ObservedCapacityProvider;
 use crate::aws::error::{AwsError, ErrorClass};
@@ -17,7 +17,7 @@ pub enum Outcome {
         observed: ObservedCapacityProvider,
     },
     AlreadyExists {
-        owner: String,
+        owner: NotOurs,
     },
     Immutable {
         message: String,
@@ -121,10 +121,10 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
             }
         }
         Outcome::AlreadyExists { owner } => not_ready(
-            "AlreadyExists",
-            format!(
-                "a capacity provider named {} exists, created by {owner}; set spec.adoptExisting: true to take it over, or choose another spec.name",
-                input.name
+            owner.reason(),
+            owner.message(
+                &format!("a capacity provider named {}", input.name),
+                "spec.name",
             ),
             true,
         ),
@@ -132,7 +132,7 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             match err.class {
-                ErrorClass::Terminal => not_ready("InvalidSpec", message, true),
+                ErrorClass::Terminal => not_ready(err.terminal_reason(), message, true),
                 ErrorClass::Throttled => not_ready("Throttled", message, false),
                 _ => not_ready("AWSError", message, false),
             }

@@ -20,7 +20,8 @@ use self::status::{Input, Outcome};
 use super::{Error, backoff_after_error, jittered, write_status};
 use crate::api::cloud_map_namespace::{CloudMapNamespace, PendingOperation};
 use crate::api::common::{
-    DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
+    DeletionPolicy, FINALIZER, Ownership, adoption_tags, deletion_policy_for, find_condition,
+    ownership_of, ownership_tags,
 };
 use crate::aws::AwsClients;
 use crate::aws::cloud_map::{self as cm, OperationState};
@@ -150,13 +151,13 @@ async fn publish_events(ns: &CloudMapNamespace, ctx: &Context, outcome: &Outcome
             )
             .await
         }
-        Outcome::AlreadyExists { owner } if changed("AlreadyExists") => {
+        Outcome::AlreadyExists { owner } if changed(owner.reason()) => {
             ctx.event(
                 ns,
                 EventType::Warning,
-                "AlreadyExists",
+                owner.reason(),
                 "Create",
-                format!("the namespace belongs to {owner}"),
+                owner.message("a namespace of this name and type", "spec.name"),
             )
             .await
         }
@@ -170,7 +171,7 @@ async fn publish_events(ns: &CloudMapNamespace, ctx: &Context, outcome: &Outcome
             ctx.event(
                 ns,
                 EventType::Warning,
-                "AWSError",
+                err.event_reason(),
                 err.operation,
                 err.to_string(),
             )
@@ -313,7 +314,10 @@ async fn sync(ns: &CloudMapNamespace, ctx: &Context) -> Result<Step, AwsError> {
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
-            let ownership = ownership_tags(
+            // An adoption also marks the namespace as adopted (deleted only by an explicit
+            // deletionPolicy: Delete).
+            let claim_tags = if adopt { adoption_tags } else { ownership_tags };
+            let ownership = claim_tags(
                 KIND,
                 &ns.namespace().unwrap_or_default(),
                 &ns.name_any(),
@@ -432,6 +436,22 @@ async fn cleanup(
         return Ok(Action::await_change());
     };
     if ownership_of(&observed.tags, &ns.uid().unwrap_or_default()) != Ownership::Ours {
+        return Ok(Action::await_change());
+    }
+    if deletion_policy_for(
+        &observed.tags,
+        ns.spec.deletion_policy,
+        ctx.config.default_deletion_policy,
+    ) == DeletionPolicy::Retain
+    {
+        ctx.event(
+            ns,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "the namespace was adopted and deletionPolicy is not set to Delete: it is left in Cloud Map".into(),
+        )
+        .await;
         return Ok(Action::await_change());
     }
     let clusters = clusters_using(ns, ctx);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::api::cloud_map_namespace::CloudMapNamespaceSpec;
-use crate::api::common::{Ownership, ownership_of};
+use crate::api::common::{Claim, NotOurs, claim};
 use crate::aws::cloud_map::ObservedNamespace;
 
 /// Hash of the settings Cloud Map can change in place (description, SOA TTL).
@@ -31,7 +31,7 @@ pub fn settings_differ(spec: &CloudMapNamespaceSpec, observed: &ObservedNamespac
 pub enum Plan {
     Create,
     AlreadyExists {
-        owner: String,
+        owner: NotOurs,
     },
     /// Our namespace (or one being adopted): update settings if needed.
     Sync {
@@ -49,19 +49,10 @@ pub fn plan(
     let Some(observed) = observed else {
         return Plan::Create;
     };
-    let adopt = match ownership_of(&observed.tags, uid) {
-        Ownership::Ours => false,
-        _ if spec.adopt_existing => true,
-        Ownership::OtherObject(owner) => {
-            return Plan::AlreadyExists {
-                owner: format!("the CloudMapNamespace {owner}"),
-            };
-        }
-        Ownership::Foreign => {
-            return Plan::AlreadyExists {
-                owner: "a creator outside ecs-operator".into(),
-            };
-        }
+    let adopt = match claim(&observed.tags, uid, spec.adopt_existing) {
+        Claim::Ours => false,
+        Claim::Adopt => true,
+        Claim::Refused(owner) => return Plan::AlreadyExists { owner },
     };
     // Settings are compared with what Cloud Map reports; the applied hash avoids updating
     // again for a value Cloud Map normalises (e.g. an empty description).
@@ -146,6 +137,18 @@ mod tests {
             Plan::Sync {
                 adopt: true,
                 update_settings: false
+            }
+        );
+    }
+
+    #[test]
+    fn another_objects_namespace_is_never_adopted() {
+        let mut adopting = spec();
+        adopting.adopt_existing = true;
+        assert_eq!(
+            plan(&adopting, Some(&observed(Some("other-uid"))), "u", None),
+            Plan::AlreadyExists {
+                owner: NotOurs::AnotherObject
             }
         );
     }

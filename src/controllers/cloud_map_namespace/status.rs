@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::cloud_map_namespace::{CloudMapNamespaceStatus, PendingOperation};
 use crate::api::common::{
-    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+    DeletionPolicy, DesiredCondition, NotOurs, condition_types as ct, merge_conditions,
 };
 use crate::aws::cloud_map::ObservedNamespace;
 use crate::aws::error::{AwsError, ErrorClass};
@@ -20,7 +20,7 @@ pub enum Outcome {
         message: String,
     },
     AlreadyExists {
-        owner: String,
+        owner: NotOurs,
     },
     Failed(AwsError),
     /// Deletion waits for services in the namespace, or for the delete operation.
@@ -93,16 +93,14 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> CloudMapNamespaceStatus 
             true,
         ),
         Outcome::AlreadyExists { owner } => not_ready(
-            "AlreadyExists",
-            format!(
-                "a namespace of this name and type exists, created by {owner}; set spec.adoptExisting: true to take it over"
-            ),
+            owner.reason(),
+            owner.message("a namespace of this name and type", "spec.name"),
             true,
         ),
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             match err.class {
-                ErrorClass::Terminal => not_ready("InvalidSpec", message, true),
+                ErrorClass::Terminal => not_ready(err.terminal_reason(), message, true),
                 ErrorClass::Throttled => not_ready("Throttled", message, false),
                 _ => not_ready("AWSError", message, false),
             }

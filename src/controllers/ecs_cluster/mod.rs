@@ -22,7 +22,8 @@ use self::plan::{Desired, KIND, Plan, WantedNamespace, WantedProviders};
 use self::status::{Input, Outcome, Pending};
 use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{
-    DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
+    DeletionPolicy, FINALIZER, Ownership, deletion_policy_for, find_condition, ownership_of,
+    ownership_tags,
 };
 use crate::api::ecs_cluster::ECSClusterStatus;
 use crate::api::{CapacityProvider, ECSCluster, ECSService};
@@ -593,12 +594,17 @@ async fn publish_transition_events(
     }
     let (type_, reason) = match after.reason.as_str() {
         "AlreadyExists"
+        | "OwnedByAnotherObject"
         | "InvalidSpec"
         | "CapacityProviderInUse"
         | "ProvisioningFailed"
         | "AWSError"
         | "Throttled"
-        | "DeletionBlocked" => (EventType::Warning, after.reason.as_str()),
+        | "DeletionBlocked"
+        | "RoleNotGranted"
+        | "RegionNotGranted"
+        | "PassRoleNotGranted"
+        | "GrantsUnavailable" => (EventType::Warning, after.reason.as_str()),
         "WaitingForNamespace" | "WaitingForCapacityProvider" => {
             (EventType::Normal, after.reason.as_str())
         }
@@ -635,6 +641,22 @@ async fn cleanup(
     };
     if ownership_of(&observed.tags, &cluster.uid().unwrap_or_default()) != Ownership::Ours {
         // Never delete what we do not own.
+        return Ok(Action::await_change());
+    }
+    if deletion_policy_for(
+        &observed.tags,
+        cluster.spec.deletion_policy,
+        ctx.config.default_deletion_policy,
+    ) == DeletionPolicy::Retain
+    {
+        ctx.event(
+            cluster,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "the ECS cluster was adopted and deletionPolicy is not set to Delete: it is left as it is".into(),
+        )
+        .await;
         return Ok(Action::await_change());
     }
 

@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::common::{Ownership, ownership_of, ownership_tags};
+#[cfg(test)]
+use crate::api::common::ownership_tags;
+use crate::api::common::{Claim, NotOurs, adoption_tags, claim};
 use crate::api::ecs_cluster::{
     ContainerInsights, ECSClusterSpec, ECSClusterStatus, ExecuteCommandConfiguration,
     ExecuteCommandLogConfiguration, ExecuteCommandLogging,
@@ -71,7 +73,7 @@ pub enum Plan {
     /// No cluster of that name (or only an INACTIVE one): create it.
     Create,
     /// Someone else's cluster has the name.
-    AlreadyExists { owner: String },
+    AlreadyExists { owner: NotOurs },
     /// The spec cannot be applied as it stands (checked before calling ECS).
     Invalid { message: String },
     /// Our cluster (or one being adopted): apply `update`, `providers` and tags.
@@ -271,19 +273,10 @@ pub fn plan(
         Some(o) if o.exists() => o,
         _ => return Plan::Create,
     };
-    let adopt = match ownership_of(&observed.tags, desired.uid) {
-        Ownership::Ours => false,
-        _ if desired.spec.adopt_existing => true,
-        Ownership::OtherObject(owner) => {
-            return Plan::AlreadyExists {
-                owner: format!("the ECSCluster {owner}"),
-            };
-        }
-        Ownership::Foreign => {
-            return Plan::AlreadyExists {
-                owner: "a creator outside ecs-operator".into(),
-            };
-        }
+    let adopt = match claim(&observed.tags, desired.uid, desired.spec.adopt_existing) {
+        Claim::Ours => false,
+        Claim::Adopt => true,
+        Claim::Refused(owner) => return Plan::AlreadyExists { owner },
     };
 
     let spec = desired.spec;
@@ -381,7 +374,7 @@ pub fn plan(
     if adopt {
         // Adoption puts our ownership tags on the cluster; from then on spec.tags is
         // authoritative for the user tags.
-        desired_tags.extend(ownership_tags(
+        desired_tags.extend(adoption_tags(
             KIND,
             desired.namespace,
             desired.object_name,
@@ -778,9 +771,28 @@ mod tests {
                     tags_to_set.get("ecs-operator.dev/uid").map(String::as_str),
                     Some("uid-1")
                 );
+                assert_eq!(
+                    tags_to_set
+                        .get("ecs-operator.dev/adopted")
+                        .map(String::as_str),
+                    Some("true")
+                );
             }
             other => panic!("{other:?}"),
         }
+        let mut theirs = foreign.clone();
+        theirs.tags = ownership_tags(KIND, "other-ns", "prod", "uid-2");
+        assert_eq!(
+            plan(
+                &desired(&spec_adopt),
+                Some(&theirs),
+                &ECSClusterStatus::default()
+            ),
+            Plan::AlreadyExists {
+                owner: NotOurs::AnotherObject
+            },
+            "another object's cluster is never adopted"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::common::{
-    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+    DeletionPolicy, DesiredCondition, NotOurs, condition_types as ct, merge_conditions,
 };
 use crate::api::ecs_cluster::ECSClusterStatus;
 use crate::aws::ecs_cluster::ObservedCluster;
@@ -30,7 +30,7 @@ pub enum Outcome {
         pending: Option<Pending>,
     },
     AlreadyExists {
-        owner: String,
+        owner: NotOurs,
     },
     /// The spec cannot be applied as it stands.
     Invalid {
@@ -143,10 +143,10 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
             ),
         },
         Outcome::AlreadyExists { owner } => not_ready(
-            "AlreadyExists",
-            format!(
-                "an ECS cluster named {} exists, created by {owner}; set spec.adoptExisting: true to take it over, or choose another spec.clusterName",
-                input.name
+            owner.reason(),
+            owner.message(
+                &format!("an ECS cluster named {}", input.name),
+                "spec.clusterName",
             ),
             true,
         ),
@@ -157,7 +157,7 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             match err.class {
-                ErrorClass::Terminal => not_ready("InvalidSpec", message, true),
+                ErrorClass::Terminal => not_ready(err.terminal_reason(), message, true),
                 ErrorClass::Throttled => not_ready("Throttled", message, false),
                 _ => not_ready("AWSError", message, false),
             }

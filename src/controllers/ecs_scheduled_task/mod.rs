@@ -25,7 +25,9 @@ use super::{
     Error, backoff_after_error, ready_cluster_arn, ready_task_definition_arn, write_status,
 };
 use crate::api::ECSScheduledTask;
-use crate::api::common::{DeletionPolicy, FINALIZER, Ownership, ownership_of, ownership_tags};
+use crate::api::common::{
+    DeletionPolicy, FINALIZER, Ownership, deletion_policy_for, ownership_of, ownership_tags,
+};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{cluster_name_of, describe_clusters};
 use crate::aws::ecs_task::task_definition_facts;
@@ -62,11 +64,31 @@ fn deletion_policy(task: &ECSScheduledTask, ctx: &Context) -> DeletionPolicy {
         .unwrap_or(ctx.config.default_deletion_policy)
 }
 
-async fn aws_for(task: &ECSScheduledTask, ctx: &Context) -> Result<AwsClients, AwsError> {
-    ctx.aws_for(
+/// The clients for the object's Region. Scheduling passes the Scheduler's role
+/// (`spec.roleArn`) and the overrides' roles, which the namespace's grant must allow;
+/// deleting the schedule does not.
+async fn aws_for(
+    task: &ECSScheduledTask,
+    ctx: &Context,
+    scheduling: bool,
+) -> Result<AwsClients, AwsError> {
+    let mut pass_roles: Vec<&str> = Vec::new();
+    if scheduling {
+        pass_roles.push(task.spec.role_arn.as_str());
+        if let Some(o) = &task.spec.task.overrides {
+            pass_roles.extend(
+                [&o.task_role_arn, &o.execution_role_arn]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+    }
+    ctx.aws_passing(
         &task.namespace().unwrap_or_default(),
         task.spec.region.as_deref(),
         None,
+        &pass_roles,
     )
     .await
 }
@@ -181,7 +203,7 @@ enum Change {
 }
 
 async fn sync(task: &ECSScheduledTask, ctx: &Context) -> (Outcome, Change) {
-    let aws = match aws_for(task, ctx).await {
+    let aws = match aws_for(task, ctx, true).await {
         Ok(aws) => aws,
         Err(err) => return (Outcome::Aws(err), Change::None),
     };
@@ -222,12 +244,21 @@ async fn sync(task: &ECSScheduledTask, ctx: &Context) -> (Outcome, Change) {
             Ok(observed) => observed,
             Err(err) => return (Outcome::Aws(err), Change::None),
         };
+        let desired =
+            plan::with_adoption_mark(&desired, observed.as_ref(), &uid, task.spec.adopt_existing);
         let decided = plan::plan(&desired, observed.as_ref(), &uid, task.spec.adopt_existing);
         let created = observed.as_ref().and_then(|o| o.created);
         let result = match decided {
             Plan::NotOurs { owner } => {
-                let message = format!("schedule {group}/{name} already exists, {owner}");
-                return (Outcome::NotOurs { message }, Change::None);
+                let message =
+                    owner.message(&format!("schedule {group}/{name}"), "spec.scheduleName");
+                return (
+                    Outcome::NotOurs {
+                        reason: owner.reason(),
+                        message,
+                    },
+                    Change::None,
+                );
             }
             Plan::InSync => Ok((observed.map(|o| o.arn).unwrap_or_default(), Change::None)),
             Plan::Update => {
@@ -371,7 +402,7 @@ async fn cleanup(task: &ECSScheduledTask, ctx: &Context) -> Result<Action, Error
         info!(%schedule, "deletionPolicy Retain: schedule left in place");
         return Ok(Action::await_change());
     }
-    let aws = aws_for(task, ctx).await?;
+    let aws = aws_for(task, ctx, false).await?;
     let (group, name) = (task.group_name(), task.schedule_name());
     let Some(observed) = scheduler::get(&aws.scheduler, &group, &name).await? else {
         return Ok(Action::await_change());
@@ -380,6 +411,15 @@ async fn cleanup(task: &ECSScheduledTask, ctx: &Context) -> Result<Action, Error
         &observed.settings.target.tags,
         &task.uid().unwrap_or_default(),
     ) {
+        Ownership::Ours
+            if deletion_policy_for(
+                &observed.settings.target.tags,
+                task.spec.deletion_policy,
+                ctx.config.default_deletion_policy,
+            ) == DeletionPolicy::Retain =>
+        {
+            info!(%schedule, "adopted schedule, deletionPolicy not set to Delete: left in place");
+        }
         Ownership::Ours => {
             scheduler::delete(&aws.scheduler, &group, &name).await?;
             ctx.event(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::api::common::{Ownership, ownership_of};
+use crate::api::common::{Claim, NotOurs, claim, tags};
 use crate::api::ecs_scheduled_task::{ECSScheduledTaskSpec, FlexibleTimeWindowMode};
 use crate::api::ecs_service::{EnabledDisabled, LaunchType, NetworkConfiguration};
 use crate::api::ecs_task::{TaskOverrides, TaskPropagateTags};
@@ -154,7 +154,7 @@ pub enum Plan {
     InSync,
     /// A schedule of that name exists and is not ours to change.
     NotOurs {
-        owner: String,
+        owner: NotOurs,
     },
 }
 
@@ -162,6 +162,32 @@ impl Plan {
     pub fn writes(&self) -> bool {
         matches!(self, Plan::Create | Plan::Update)
     }
+}
+
+/// The desired settings with the adoption mark when the schedule is being adopted or was
+/// adopted: an adopted schedule keeps [`tags::ADOPTED`] so that deleting the object leaves it.
+pub fn with_adoption_mark(
+    desired: &ScheduleSettings,
+    observed: Option<&ObservedSchedule>,
+    uid: &str,
+    adopt_existing: bool,
+) -> ScheduleSettings {
+    let mut desired = desired.clone();
+    let adopted = observed.is_some_and(|o| {
+        let have = &o.settings.target.tags;
+        match claim(have, uid, adopt_existing) {
+            Claim::Adopt => true,
+            Claim::Ours => have.contains_key(tags::ADOPTED),
+            Claim::Refused(_) => false,
+        }
+    });
+    if adopted {
+        desired
+            .target
+            .tags
+            .insert(tags::ADOPTED.to_string(), "true".to_string());
+    }
+    desired
 }
 
 pub fn plan(
@@ -173,19 +199,8 @@ pub fn plan(
     let Some(observed) = observed else {
         return Plan::Create;
     };
-    match ownership_of(&observed.settings.target.tags, uid) {
-        Ownership::OtherObject(owner) => {
-            return Plan::NotOurs {
-                owner: format!("ECSScheduledTask {owner}"),
-            };
-        }
-        Ownership::Foreign if !adopt_existing => {
-            return Plan::NotOurs {
-                owner: "created outside ecs-operator (set adoptExisting: true to take it over)"
-                    .into(),
-            };
-        }
-        _ => {}
+    if let Claim::Refused(owner) = claim(&observed.settings.target.tags, uid, adopt_existing) {
+        return Plan::NotOurs { owner };
     }
     if &observed.settings == desired {
         Plan::InSync
@@ -375,10 +390,18 @@ mod tests {
         );
         let mut other = want.clone();
         other.target.tags = ownership_tags(KIND, "ns2", "other", "uid-2");
-        let Plan::NotOurs { owner } = plan(&want, Some(&observed(other)), "uid-1", true) else {
-            panic!("another object's schedule must not be adopted");
-        };
-        assert!(owner.contains("ns2/other"), "{owner}");
+        assert_eq!(
+            plan(&want, Some(&observed(other.clone())), "uid-1", true),
+            Plan::NotOurs {
+                owner: NotOurs::AnotherObject
+            },
+            "another object's schedule must not be adopted"
+        );
+        assert_eq!(
+            with_adoption_mark(&want, Some(&observed(other)), "uid-1", true),
+            want,
+            "another object's schedule is not marked adopted"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub enum Outcome {
     },
     /// A schedule of that name exists and is not ours.
     NotOurs {
+        reason: &'static str,
         message: String,
     },
     Aws(AwsError),
@@ -87,8 +88,8 @@ pub fn compute(input: &Input<'_>, outcome: &Outcome) -> ECSScheduledTaskStatus {
                 kstatus_conditions(Phase::Reconciling, "Waiting", message.clone())
             }
         }
-        Outcome::NotOurs { message } => {
-            kstatus_conditions(Phase::Stalled, "AlreadyExists", message.clone())
+        Outcome::NotOurs { reason, message } => {
+            kstatus_conditions(Phase::Stalled, reason, message.clone())
         }
         Outcome::Aws(err) => {
             let phase = if err.is_terminal() {

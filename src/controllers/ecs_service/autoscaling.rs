@@ -2,8 +2,9 @@
 //! scaling policies (step scaling with the CloudWatch alarms that trigger them) and scheduled
 //! actions.
 //!
-//! Every AWS name is derived from the object (`ecs-operator-<namespace>-<name>-<policy>`), so
-//! the operator finds what it owns by prefix, also after a crash. A hash of the desired
+//! Every AWS name is derived from the object's uid (`ecs-operator-<hash>-<namespace>-<name>-
+//! <policy>`), so the operator finds what it owns by prefix, also after a crash; alarms, whose
+//! names are account-wide, are deleted only when their ownership tag names the object too. A hash of the desired
 //! configuration is kept in status: an unchanged spec puts nothing, and only the scalable
 //! target (one read) is compared with AWS on each reconcile. Deregistering the target, as
 //! someone else might, deletes its policies and actions; the target being gone then makes
@@ -26,9 +27,9 @@ use crate::aws::autoscaling::{self as aas, ObservedTarget};
 use crate::aws::error::{AwsError, ErrorClass};
 use crate::runtime::crash;
 
-/// Longest prefix kept readable; longer ones are replaced by a hash (AWS names are at most
-/// 255 characters and policy names in the spec at most 64).
-const MAX_READABLE_PREFIX: usize = 180;
+/// Longest readable part (`<namespace>-<name>`) of a prefix; longer ones are cut (AWS names
+/// are at most 255 characters and policy names in the spec at most 64).
+const MAX_READABLE: usize = 140;
 
 /// The object the AWS resources belong to.
 #[derive(Clone, Copy, Debug)]
@@ -38,14 +39,40 @@ pub struct Owner<'a> {
     pub uid: &'a str,
 }
 
-/// Prefix of every AWS name the object owns: `ecs-operator-<namespace>-<name>-`.
-pub fn name_prefix(namespace: &str, name: &str) -> String {
-    let readable = format!("ecs-operator-{namespace}-{name}-");
-    if readable.len() <= MAX_READABLE_PREFIX {
-        return readable;
+/// Prefix of every AWS name the object owns: `ecs-operator-<hash of uid>-<namespace>-<name>-`.
+/// The fixed-length hash comes first, so one object's prefix is never the start of another
+/// object's names (`web` vs `web-canary`, `shop`/`web-x` vs `shop-web`/`x`).
+pub fn name_prefix(owner: Owner<'_>) -> String {
+    let hash = hex::encode(&Sha256::digest(owner.uid.as_bytes())[..8]);
+    let mut readable = format!("{}-{}", owner.namespace, owner.name);
+    let mut cut = readable.len().min(MAX_READABLE);
+    while !readable.is_char_boundary(cut) {
+        cut -= 1;
     }
-    let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
-    format!("ecs-operator-{}-", hex::encode(&digest[..8]))
+    readable.truncate(cut);
+    format!("ecs-operator-{hash}-{readable}-")
+}
+
+/// The prefix of earlier versions (`ecs-operator-<namespace>-<name>-`), shared by other
+/// objects' names: only alarms also tagged with the object's uid are taken as its own.
+fn legacy_prefix(owner: Owner<'_>) -> String {
+    format!("ecs-operator-{}-{}-", owner.namespace, owner.name)
+}
+
+/// The alarms named with the object's prefixes (this version's and the earlier one) whose
+/// ownership tag names the object.
+async fn owned_alarms(aws: &AwsClients, owner: Owner<'_>) -> Result<Vec<String>, AwsError> {
+    let mut owned = Vec::new();
+    for prefix in [name_prefix(owner), legacy_prefix(owner)] {
+        for (name, arn) in aas::alarms(&aws.cloudwatch, &prefix).await? {
+            if aas::alarm_uid(&aws.cloudwatch, &arn).await?.as_deref() == Some(owner.uid) {
+                owned.push(name);
+            }
+        }
+    }
+    owned.sort();
+    owned.dedup();
+    Ok(owned)
 }
 
 /// A target tracking policy with its AWS name and resolved ALB resource label.
@@ -156,8 +183,7 @@ pub fn desired<'a>(
     spec: &'a ECSServiceSpec,
     cluster: &str,
     service: &str,
-    namespace: &str,
-    object_name: &str,
+    owner: Owner<'_>,
 ) -> Result<Option<DesiredScaling<'a>>, String> {
     let Some(scaling) = &spec.auto_scaling else {
         return Ok(None);
@@ -171,7 +197,7 @@ pub fn desired<'a>(
             scaling.min_capacity, scaling.max_capacity
         ));
     }
-    let prefix = name_prefix(namespace, object_name);
+    let prefix = name_prefix(owner);
     let cluster = cluster_name(cluster);
     let mut target_tracking = Vec::new();
     for (i, policy) in scaling.target_tracking.iter().enumerate() {
@@ -300,8 +326,7 @@ pub async fn ensure(
     previous: Option<&AutoScalingStatus>,
     desired_count: i32,
 ) -> Result<Option<AutoScalingStatus>, AwsError> {
-    let desired =
-        desired(spec, cluster, service, owner.namespace, owner.name).map_err(invalid_spec)?;
+    let desired = desired(spec, cluster, service, owner).map_err(invalid_spec)?;
     let client = &aws.applicationautoscaling;
     let Some(desired) = desired else {
         if plan(None, previous, None) == ScalingPlan::Remove {
@@ -410,23 +435,25 @@ async fn put_all(
     for (name, action) in &desired.scheduled {
         aas::put_scheduled_action(client, id, name, action).await?;
     }
-    // What we own (by prefix) and the spec no longer has.
+    // What we own and the spec no longer has. Policies and actions belong to the scalable
+    // target of the object's own service: every one the operator named is its own (also
+    // those of an earlier version's naming).
     let wanted = desired.policy_names();
     for name in aas::policy_names(client, id).await? {
-        if name.starts_with(&desired.prefix) && !wanted.contains(name.as_str()) {
+        if name.starts_with("ecs-operator-") && !wanted.contains(name.as_str()) {
             aas::delete_policy(client, id, &name).await?;
             info!(policy = %name, "deleted scaling policy no longer in spec");
         }
     }
     let wanted = desired.action_names();
     for name in aas::scheduled_action_names(client, id).await? {
-        if name.starts_with(&desired.prefix) && !wanted.contains(name.as_str()) {
+        if name.starts_with("ecs-operator-") && !wanted.contains(name.as_str()) {
             aas::delete_scheduled_action(client, id, &name).await?;
             info!(action = %name, "deleted scheduled action no longer in spec");
         }
     }
     let wanted = desired.alarm_names();
-    let stale: Vec<String> = aas::alarm_names(&aws.cloudwatch, &desired.prefix)
+    let stale: Vec<String> = owned_alarms(aws, owner)
         .await?
         .into_iter()
         .filter(|n| !wanted.contains(n.as_str()))
@@ -456,19 +483,18 @@ pub async fn remove(
     owner: Owner<'_>,
 ) -> Result<(), AwsError> {
     let client = &aws.applicationautoscaling;
-    let prefix = name_prefix(owner.namespace, owner.name);
     let id = aas::resource_id(cluster_name(cluster), service);
     for name in aas::policy_names(client, &id).await? {
-        if name.starts_with(&prefix) {
+        if name.starts_with("ecs-operator-") {
             aas::delete_policy(client, &id, &name).await?;
         }
     }
     for name in aas::scheduled_action_names(client, &id).await? {
-        if name.starts_with(&prefix) {
+        if name.starts_with("ecs-operator-") {
             aas::delete_scheduled_action(client, &id, &name).await?;
         }
     }
-    let alarms = aas::alarm_names(&aws.cloudwatch, &prefix).await?;
+    let alarms = owned_alarms(aws, owner).await?;
     if !alarms.is_empty() {
         aas::delete_alarms(&aws.cloudwatch, &alarms).await?;
     }
@@ -550,28 +576,37 @@ mod tests {
         }
     }
 
+    const OWNER: Owner<'static> = Owner {
+        namespace: "ns",
+        name: "web",
+        uid: "uid-1",
+    };
+
     #[test]
     fn names_are_derived_from_the_object_and_bounded() {
         let spec = spec();
+        let owner = Owner {
+            namespace: "shop",
+            name: "web-svc",
+            uid: "uid-1",
+        };
         let d = desired(
             &spec,
             "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
             "web",
-            "shop",
-            "web-svc",
+            owner,
         )
         .expect("valid")
         .expect("configured");
         assert_eq!(d.resource_id, "service/prod/web");
-        assert_eq!(
-            d.target_tracking[0].policy_name,
-            "ecs-operator-shop-web-svc-cpu"
+        let prefix = name_prefix(owner);
+        assert!(
+            prefix.starts_with("ecs-operator-") && prefix.ends_with("-shop-web-svc-"),
+            "readable: {prefix}"
         );
-        assert_eq!(
-            d.step_scaling[0].alarm_name,
-            "ecs-operator-shop-web-svc-burst"
-        );
-        assert_eq!(d.scheduled[0].0, "ecs-operator-shop-web-svc-night");
+        assert_eq!(d.target_tracking[0].policy_name, format!("{prefix}cpu"));
+        assert_eq!(d.step_scaling[0].alarm_name, format!("{prefix}burst"));
+        assert_eq!(d.scheduled[0].0, format!("{prefix}night"));
         assert_eq!(
             d.step_scaling[0].dimensions,
             vec![
@@ -585,18 +620,45 @@ mod tests {
                 },
             ]
         );
-        let long = name_prefix(&"n".repeat(63), &"x".repeat(253));
-        assert!(
-            long.len() < 40 && long.starts_with("ecs-operator-"),
-            "{long}"
+        let (namespace, name) = ("n".repeat(63), "x".repeat(253));
+        let long = Owner {
+            namespace: &namespace,
+            name: &name,
+            uid: "uid-1",
+        };
+        assert!(name_prefix(long).len() <= 180, "{}", name_prefix(long));
+        assert_eq!(name_prefix(long), name_prefix(long), "stable");
+    }
+
+    #[test]
+    fn no_objects_prefix_starts_another_objects_names() {
+        let owner = |namespace, name, uid| Owner {
+            namespace,
+            name,
+            uid,
+        };
+        let pairs = [
+            (owner("ns", "web", "u-1"), owner("ns", "web-canary", "u-2")),
+            (owner("shop", "web-x", "u-3"), owner("shop-web", "x", "u-4")),
+        ];
+        for (a, b) in pairs {
+            let (pa, pb) = (name_prefix(a), name_prefix(b));
+            let alarm_of_b = format!("{pb}cpu");
+            let alarm_of_a = format!("{pa}cpu");
+            assert!(!alarm_of_b.starts_with(&pa), "{pa} would take {alarm_of_b}");
+            assert!(!alarm_of_a.starts_with(&pb), "{pb} would take {alarm_of_a}");
+        }
+        // Same namespace and name, another object (deleted and created again): other names.
+        assert_ne!(
+            name_prefix(owner("ns", "web", "u-1")),
+            name_prefix(owner("ns", "web", "u-9"))
         );
-        assert_eq!(long, name_prefix(&"n".repeat(63), &"x".repeat(253)));
     }
 
     #[test]
     fn unchanged_spec_is_up_to_date_and_changes_put_again() {
         let spec = spec();
-        let d = desired(&spec, "prod", "web", "ns", "web").unwrap().unwrap();
+        let d = desired(&spec, "prod", "web", OWNER).unwrap().unwrap();
         let applied = AutoScalingStatus {
             applied_hash: Some(d.hash.clone()),
             ..Default::default()
@@ -622,9 +684,7 @@ mod tests {
         if let Some(a) = changed.auto_scaling.as_mut() {
             a.target_tracking[0].target_value = 60.0;
         }
-        let d2 = desired(&changed, "prod", "web", "ns", "web")
-            .unwrap()
-            .unwrap();
+        let d2 = desired(&changed, "prod", "web", OWNER).unwrap().unwrap();
         assert_ne!(d.hash, d2.hash);
         assert_eq!(
             plan(Some(&d2), Some(&applied), Some(&target(1, 4))),
@@ -672,7 +732,7 @@ mod tests {
             a.min_capacity = 5;
         }
         assert!(
-            desired(&s, "c", "w", "n", "o")
+            desired(&s, "c", "w", OWNER)
                 .unwrap_err()
                 .contains("minCapacity")
         );
@@ -681,12 +741,12 @@ mod tests {
             a.target_tracking[0].customized_metric = Some(CustomizedMetric::default());
         }
         assert!(
-            desired(&s, "c", "w", "n", "o")
+            desired(&s, "c", "w", OWNER)
                 .unwrap_err()
                 .contains("targetTracking[0]")
         );
         assert_eq!(
-            desired(&ECSServiceSpec::default(), "c", "w", "n", "o"),
+            desired(&ECSServiceSpec::default(), "c", "w", OWNER),
             Ok(None)
         );
     }

@@ -23,7 +23,8 @@ use self::plan::{Desired, Plan, task_definition_key};
 use self::status::{Input, Outcome};
 use super::{Error, backoff_after_error, write_status};
 use crate::api::common::{
-    DeletionPolicy, FINALIZER, Ownership, find_condition, ownership_of, ownership_tags,
+    DeletionPolicy, FINALIZER, Ownership, deletion_policy_for, find_condition, ownership_of,
+    ownership_tags,
 };
 use crate::api::ecs_service::{AutoScalingStatus, DiscoveryStatus};
 use crate::api::{ECSCluster, ECSService, TaskDefinition};
@@ -600,17 +601,16 @@ async fn sync(
             }
             Plan::WaitForDrain => Ok(Outcome::WaitingForDrain.into()),
             Plan::AlreadyExists { owner } => {
-                if status
-                    .conditions
-                    .iter()
-                    .all(|c| c.reason != "AlreadyExists")
-                {
+                if status.conditions.iter().all(|c| c.reason != owner.reason()) {
                     ctx.event(
                         svc,
                         EventType::Warning,
-                        "AlreadyExists",
+                        owner.reason(),
                         "Create",
-                        format!("ECS service {name} in {cluster} belongs to {owner}"),
+                        owner.message(
+                            &format!("ECS service {name} in {cluster}"),
+                            "spec.serviceName",
+                        ),
                     )
                     .await;
                 }
@@ -829,7 +829,8 @@ async fn publish_transition_events(
             )
             .await
         }
-        "InvalidSpec" | "AWSError" | "Throttled" => {
+        "InvalidSpec" | "AWSError" | "Throttled" | "RoleNotGranted" | "RegionNotGranted"
+        | "PassRoleNotGranted" | "GrantsUnavailable" => {
             ctx.event(
                 svc,
                 EventType::Warning,
@@ -876,8 +877,26 @@ async fn cleanup(api: &Api<ECSService>, svc: &ECSService, ctx: &Context) -> Resu
         Err(err) if err.code == "ClusterNotFoundException" => None,
         Err(err) => return Err(err.into()),
     };
-    // The ECS service goes first (never one we do not own), its auto scaling before it...
     let uid = svc.uid().unwrap_or_default();
+    if let Some(observed) = &observed
+        && ownership_of(&observed.tags, &uid) == Ownership::Ours
+        && deletion_policy_for(
+            &observed.tags,
+            svc.spec.deletion_policy,
+            ctx.config.default_deletion_policy,
+        ) == DeletionPolicy::Retain
+    {
+        ctx.event(
+            svc,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "the ECS service was adopted and deletionPolicy is not set to Delete: it is left running".into(),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    // The ECS service goes first (never one we do not own), its auto scaling before it...
     let namespace = svc.namespace().unwrap_or_default();
     let object_name = svc.name_any();
     let owner = autoscaling::Owner {

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::api::common::{Ownership, ownership_of, ownership_tags};
+#[cfg(test)]
+use crate::api::common::ownership_tags;
+use crate::api::common::{Claim, NotOurs, adoption_tags, claim};
 use crate::api::ecs_service::{
     CapacityProviderStrategyItem, DeploymentControllerType, ECSServiceSpec, ECSServiceStatus,
     EnabledDisabled, NetworkConfiguration, PropagateTags, SchedulingStrategy,
@@ -45,7 +47,7 @@ pub enum Plan {
     /// A service of that name is DRAINING; ECS refuses a new one until it is INACTIVE.
     WaitForDrain,
     /// Someone else's service has the name.
-    AlreadyExists { owner: String },
+    AlreadyExists { owner: NotOurs },
     /// A field ECS cannot change in place differs.
     Immutable {
         field: &'static str,
@@ -149,19 +151,10 @@ pub fn plan(
         Some(o) if o.status == "DRAINING" => return Plan::WaitForDrain,
         Some(o) => o,
     };
-    let adopt = match ownership_of(&observed.tags, desired.uid) {
-        Ownership::Ours => false,
-        _ if desired.spec.adopt_existing => true,
-        Ownership::OtherObject(owner) => {
-            return Plan::AlreadyExists {
-                owner: format!("the ECSService {owner}"),
-            };
-        }
-        Ownership::Foreign => {
-            return Plan::AlreadyExists {
-                owner: "a creator outside ecs-operator".into(),
-            };
-        }
+    let adopt = match claim(&observed.tags, desired.uid, desired.spec.adopt_existing) {
+        Claim::Ours => false,
+        Claim::Adopt => true,
+        Claim::Refused(owner) => return Plan::AlreadyExists { owner },
     };
     if let Some(immutable) = immutable_fields(desired.spec, observed) {
         return immutable;
@@ -209,7 +202,7 @@ pub fn plan(
     if adopt {
         // Adoption puts our ownership tags on the service; from then on spec.tags is
         // authoritative for the user tags.
-        desired_tags.extend(ownership_tags(
+        desired_tags.extend(adoption_tags(
             "ECSService",
             desired.namespace,
             desired.object_name,
@@ -1572,9 +1565,30 @@ mod tests {
                     Some("uid-1")
                 );
                 assert_eq!(tags_to_set.get("team").map(String::as_str), Some("web"));
+                assert_eq!(
+                    tags_to_set
+                        .get("ecs-operator.dev/adopted")
+                        .map(String::as_str),
+                    Some("true")
+                );
             }
             other => panic!("{other:?}"),
         }
+        let mut theirs = observed();
+        theirs.tags = ownership_tags("ECSService", "other-ns", "web", "uid-2");
+        assert!(
+            matches!(
+                plan(
+                    &desired(&spec_adopt, TD1),
+                    Some(&theirs),
+                    &ECSServiceStatus::default()
+                ),
+                Plan::AlreadyExists {
+                    owner: NotOurs::AnotherObject
+                }
+            ),
+            "another object's service is never adopted"
+        );
     }
 
     #[test]

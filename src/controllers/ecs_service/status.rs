@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::task_definition_key;
 use crate::api::common::{
-    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+    DeletionPolicy, DesiredCondition, NotOurs, condition_types as ct, merge_conditions,
 };
 use crate::api::ecs_service::{AutoScalingStatus, DeploymentStatus, ECSServiceStatus};
 use crate::aws::ecs_service::ObservedService;
@@ -46,7 +46,7 @@ pub enum Outcome {
     /// A previous service of the same name is still draining.
     WaitingForDrain,
     AlreadyExists {
-        owner: String,
+        owner: NotOurs,
     },
     Immutable {
         message: String,
@@ -340,15 +340,15 @@ fn desired_conditions(input: &Input<'_>, outcome: &Outcome) -> Vec<DesiredCondit
             false,
         ),
         Outcome::AlreadyExists { owner } => not_ready(
-            "AlreadyExists",
-            format!("an ECS service of this name exists, created by {owner}; set spec.adoptExisting: true to take it over, or choose another spec.serviceName"),
+            owner.reason(),
+            owner.message("an ECS service of this name", "spec.serviceName"),
             true,
         ),
         Outcome::Immutable { message } => not_ready("ImmutableFieldChanged", message.clone(), true),
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             match err.class {
-                ErrorClass::Terminal => not_ready("InvalidSpec", message, true),
+                ErrorClass::Terminal => not_ready(err.terminal_reason(), message, true),
                 ErrorClass::Throttled => not_ready("Throttled", message, false),
                 _ => not_ready("AWSError", message, false),
             }

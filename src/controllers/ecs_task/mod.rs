@@ -63,11 +63,22 @@ fn deletion_policy(task: &ECSTask, ctx: &Context) -> DeletionPolicy {
         .unwrap_or(ctx.config.default_deletion_policy)
 }
 
-async fn aws_for(task: &ECSTask, ctx: &Context) -> Result<AwsClients, AwsError> {
-    ctx.aws_for(
+/// The clients for the object's Region and IAM role. Running tasks also passes the
+/// overrides' roles, which the namespace's grant must allow; stopping them does not.
+async fn aws_for(task: &ECSTask, ctx: &Context, running: bool) -> Result<AwsClients, AwsError> {
+    let pass_roles: Vec<&str> = match (&task.spec.overrides, running) {
+        (Some(o), true) => [&o.task_role_arn, &o.execution_role_arn]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect(),
+        _ => Vec::new(),
+    };
+    ctx.aws_passing(
         &task.namespace().unwrap_or_default(),
         task.spec.region.as_deref(),
         task.spec.role_arn.as_deref(),
+        &pass_roles,
     )
     .await
 }
@@ -236,7 +247,7 @@ async fn apply(api: &Api<ECSTask>, task: &ECSTask, ctx: &Context) -> Result<Acti
 /// Observes the run, then starts or stops tasks as the plan says; `progress` is updated as
 /// far as it got.
 async fn run(task: &ECSTask, ctx: &Context, progress: &mut Progress) -> Result<(), Problem> {
-    let aws = aws_for(task, ctx).await.map_err(Problem::Aws)?;
+    let aws = aws_for(task, ctx, true).await.map_err(Problem::Aws)?;
     let cluster = resolved_cluster(task, ctx)
         .map_err(|(message, stalled)| Problem::Waiting { message, stalled })?;
     progress.cluster = Some(cluster.clone());
@@ -468,7 +479,7 @@ async fn cleanup(task: &ECSTask, ctx: &Context) -> Result<Action, Error> {
     else {
         return Ok(Action::await_change());
     };
-    let aws = aws_for(task, ctx).await?;
+    let aws = aws_for(task, ctx, false).await?;
     let started_by = task.started_by();
     // Every task of the run still meant to run, recorded or not.
     let running = match tasks::list(&aws.ecs, &cluster, &started_by, false).await {

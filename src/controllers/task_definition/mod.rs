@@ -70,7 +70,7 @@ async fn apply(
 ) -> Result<Action, Error> {
     let family = td.family();
     let hash = normalize::spec_hash(&td.spec);
-    let aws = aws_for(td, ctx).await;
+    let aws = aws_for(td, ctx, true).await;
     let outcome = match &aws {
         Ok(aws) => match sync(td, ctx, aws, &family, &hash).await {
             Ok(outcome) => outcome,
@@ -107,12 +107,27 @@ async fn apply(
     })
 }
 
-/// The clients for the object's Region and IAM role.
-async fn aws_for(td: &TaskDefinition, ctx: &Context) -> Result<AwsClients, AwsError> {
-    ctx.aws_for(
+/// The clients for the object's Region and IAM role. Registering also passes the task and
+/// execution roles, which the namespace's grant must allow; deleting does not.
+async fn aws_for(
+    td: &TaskDefinition,
+    ctx: &Context,
+    registering: bool,
+) -> Result<AwsClients, AwsError> {
+    let pass_roles: Vec<&str> = if registering {
+        [&td.spec.task_role_arn, &td.spec.execution_role_arn]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    ctx.aws_passing(
         &td.namespace().unwrap_or_default(),
         td.spec.region.as_deref(),
         td.spec.role_arn.as_deref(),
+        &pass_roles,
     )
     .await
 }
@@ -272,13 +287,13 @@ async fn publish_events(td: &TaskDefinition, ctx: &Context, outcome: &Outcome) {
         }
         Outcome::Synced { .. } | Outcome::DeletionBlocked { .. } => {}
         Outcome::AlreadyExists { family, owner } => {
-            if previous_ready.as_ref().map(|c| c.reason.as_str()) != Some("AlreadyExists") {
+            if previous_ready.as_ref().map(|c| c.reason.as_str()) != Some(owner.reason()) {
                 ctx.event(
                     td,
                     EventType::Warning,
-                    "AlreadyExists",
+                    owner.reason(),
                     "Register",
-                    format!("family {family} belongs to {owner}"),
+                    owner.message(&format!("task definition family {family}"), "spec.family"),
                 )
                 .await;
             }
@@ -287,8 +302,14 @@ async fn publish_events(td: &TaskDefinition, ctx: &Context, outcome: &Outcome) {
             let note = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             // Repeated identical failures do not repeat the Event.
             if previous_ready.map(|c| c.message) != Some(note.clone()) {
-                ctx.event(td, EventType::Warning, "AWSError", err.operation, note)
-                    .await;
+                ctx.event(
+                    td,
+                    EventType::Warning,
+                    err.event_reason(),
+                    err.operation,
+                    note,
+                )
+                .await;
             }
         }
     }
@@ -342,7 +363,7 @@ async fn cleanup(
         )));
     }
 
-    let aws = aws_for(td, ctx).await?;
+    let aws = aws_for(td, ctx, false).await?;
     let ecs = &aws.ecs;
     let status = td.status.clone().unwrap_or_default();
     let mut arns: BTreeSet<String> = status.revisions.iter().map(|r| r.arn.clone()).collect();

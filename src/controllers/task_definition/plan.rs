@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::common::{Ownership, ownership_of, tags};
+use crate::api::common::{Claim, NotOurs, Ownership, claim, ownership_of, tags};
 use crate::api::task_definition::RegisteredRevision;
 use crate::aws::ecs_task_definition::ObservedRevision;
 
@@ -30,7 +30,7 @@ pub enum Decision {
     /// Register a new revision.
     Register(RegisterReason),
     /// The family belongs to someone else; do not touch it.
-    AlreadyExists { family: String, owner: String },
+    AlreadyExists { family: String, owner: NotOurs },
 }
 
 /// Decision from the revision status points at, when its hash equals the desired hash.
@@ -70,27 +70,21 @@ pub fn decide_from_family(
             RegisterReason::Create
         });
     };
-    match ownership_of(&newest.tags, uid) {
-        Ownership::Ours
+    match claim(&newest.tags, uid, adopt_existing) {
+        Claim::Ours
             if newest.tags.get(tags::SPEC_HASH).map(String::as_str) == Some(desired_hash) =>
         {
             Decision::Recover(newest.clone())
         }
-        Ownership::Ours => Decision::Register(if had_revision {
+        Claim::Ours => Decision::Register(if had_revision {
             RegisterReason::SpecChanged
         } else {
             RegisterReason::Create
         }),
-        Ownership::OtherObject(_) | Ownership::Foreign if adopt_existing => {
-            Decision::Register(RegisterReason::Adopt)
-        }
-        Ownership::OtherObject(owner) => Decision::AlreadyExists {
+        Claim::Adopt => Decision::Register(RegisterReason::Adopt),
+        Claim::Refused(owner) => Decision::AlreadyExists {
             family: family.to_string(),
-            owner: format!("the TaskDefinition {owner}"),
-        },
-        Ownership::Foreign => Decision::AlreadyExists {
-            family: family.to_string(),
-            owner: "a creator outside ecs-operator".to_string(),
+            owner,
         },
     }
 }
@@ -221,9 +215,15 @@ mod tests {
             Decision::Register(RegisterReason::Adopt)
         );
         let other = revision(7, Some("someone-else"), "h", "ACTIVE");
-        match decide_from_family(Some(&other), "web", "h", "u", false, false) {
-            Decision::AlreadyExists { owner, .. } => assert!(owner.contains("ns/web")),
-            d => panic!("unexpected {d:?}"),
+        for adopt in [false, true] {
+            assert_eq!(
+                decide_from_family(Some(&other), "web", "h", "u", adopt, false),
+                Decision::AlreadyExists {
+                    family: "web".into(),
+                    owner: NotOurs::AnotherObject
+                },
+                "another object's family is never adopted"
+            );
         }
     }
 

@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::RegisterReason;
 use crate::api::common::{
-    DeletionPolicy, DesiredCondition, condition_types as ct, merge_conditions,
+    DeletionPolicy, DesiredCondition, NotOurs, condition_types as ct, merge_conditions,
 };
 use crate::api::task_definition::{RegisteredRevision, TaskDefinitionStatus};
 use crate::aws::ecs_task_definition::ObservedRevision;
@@ -20,7 +20,7 @@ pub enum Outcome {
         registered: Option<RegisterReason>,
     },
     /// The family belongs to someone else and the object did not opt into adoption.
-    AlreadyExists { family: String, owner: String },
+    AlreadyExists { family: String, owner: NotOurs },
     /// An AWS call failed.
     Failed(AwsError),
     /// Deletion waits for ECSServices that still use this task definition.
@@ -85,19 +85,20 @@ fn desired_conditions(family: &str, outcome: &Outcome) -> Vec<DesiredCondition> 
             format!("revision {} of family {family} is ACTIVE", current.revision),
         )],
         Outcome::AlreadyExists { family, owner } => {
-            let message = format!(
-                "task definition family {family} has ACTIVE revisions created by {owner}; set spec.adoptExisting: true to take it over, or choose another spec.family"
+            let message = owner.message(
+                &format!("task definition family {family} with ACTIVE revisions"),
+                "spec.family",
             );
             vec![
-                DesiredCondition::new(ct::READY, false, "AlreadyExists", message.clone()),
-                DesiredCondition::new(ct::STALLED, true, "AlreadyExists", message),
+                DesiredCondition::new(ct::READY, false, owner.reason(), message.clone()),
+                DesiredCondition::new(ct::STALLED, true, owner.reason(), message),
             ]
         }
         Outcome::Failed(err) => {
             let message = format!("{} failed: {}: {}", err.operation, err.code, err.message);
             let reason = match err.class {
                 ErrorClass::Throttled => "Throttled",
-                ErrorClass::Terminal => "InvalidSpec",
+                ErrorClass::Terminal => err.terminal_reason(),
                 _ => "AWSError",
             };
             let mut conditions = vec![DesiredCondition::new(
@@ -210,11 +211,21 @@ mod tests {
             &input(None, 1, 100),
             &Outcome::AlreadyExists {
                 family: "web".into(),
-                owner: "a creator outside ecs-operator".into(),
+                owner: NotOurs::OutsideOperator,
             },
         );
         assert!(status.conditions.iter().any(|c| c.type_ == "Stalled"
             && c.reason == "AlreadyExists"
+            && c.message.contains("web")));
+        let status = compute(
+            &input(None, 1, 100),
+            &Outcome::AlreadyExists {
+                family: "web".into(),
+                owner: NotOurs::AnotherObject,
+            },
+        );
+        assert!(status.conditions.iter().any(|c| c.type_ == "Stalled"
+            && c.reason == "OwnedByAnotherObject"
             && c.message.contains("web")));
     }
 }
