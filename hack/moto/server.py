@@ -179,7 +179,8 @@ Eventual consistency (visibility lag)
     the task.  With a visibility lag ``L`` (``--visibility-lag``, env
     ``ECS_SIM_VISIBILITY_LAG``, default 0 = off), every task definition
     revision, task and service created from then on stays out of the read
-    calls for ``L`` seconds: ListTaskDefinitions,
+    calls for ``L`` seconds (the k-th of the n tasks of one RunTask for k/n of
+    ``L``, so that a read during the lag can see part of one call's tasks): ListTaskDefinitions,
     ListTaskDefinitionFamilies, DescribeTaskDefinition (ClientException
     "Unable to describe task definition."; a bare family resolves to its
     latest *visible* revision), ListTasks, DescribeTasks (left out),
@@ -2213,9 +2214,10 @@ class Visibility:
     def __init__(self, lag: float) -> None:
         self.lag = lag
 
-    def mark(self, obj: Any) -> None:
+    def mark(self, obj: Any, share: float = 1.0) -> None:
+        """Hide ``obj`` from reads for ``share`` of the lag."""
         if self.lag > 0:
-            setattr(obj, VISIBLE_AT_ATTR, time.monotonic() + self.lag)
+            setattr(obj, VISIBLE_AT_ATTR, time.monotonic() + self.lag * share)
 
     @staticmethod
     def hidden(obj: Any) -> bool:
@@ -2251,8 +2253,10 @@ def install_visibility_hooks(vis: Visibility) -> None:
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
         tasks = orig_run(self, *args, **kwargs)
-        for task in tasks:
-            vis.mark(task)
+        # The tasks of one call surface one by one, so that a ListTasks during the lag can
+        # see part of them, as ECS's can.
+        for i, task in enumerate(tasks):
+            vis.mark(task, (i + 1) / len(tasks))
         return tasks
 
     def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -673,6 +673,31 @@ def test_new_resources_show_in_reads_only_after_the_lag(
         assert ecs.list_services(cluster=cluster)["serviceArns"] == []
 
 
+def test_tasks_of_one_run_task_surface_one_by_one(endpoint: str, ecs: Any, cluster: str) -> None:
+    """A ListTasks during the lag can see part of one RunTask's tasks, as ECS's can: a
+    client that counts its launches by what it lists would start the rest again."""
+    td = ecs.register_task_definition(
+        family=f"part-{uuid.uuid4().hex[:8]}", containerDefinitions=CONTAINERS
+    )["taskDefinition"]["taskDefinitionArn"]
+    with visibility_lag(endpoint, 3):
+        started = ecs.run_task(cluster=cluster, taskDefinition=td, launchType="FARGATE", count=3)[
+            "tasks"
+        ]
+        assert len(started) == 3
+        first = wait_for(
+            "the first task to show",
+            lambda: ecs.list_tasks(cluster=cluster)["taskArns"],
+            lambda arns: arns != [],
+        )
+        assert 0 < len(first) < 3, first
+        every = wait_for(
+            "every task to show",
+            lambda: ecs.list_tasks(cluster=cluster)["taskArns"],
+            lambda arns: len(arns) == 3,
+        )
+        assert sorted(every) == sorted(t["taskArn"] for t in started)
+
+
 def test_visibility_lag_from_the_environment() -> None:
     with start_server(env={"ECS_SIM_VISIBILITY_LAG": "30"}) as endpoint:
         ecs = client(endpoint, "ecs")
