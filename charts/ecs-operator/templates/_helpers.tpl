@@ -85,8 +85,9 @@ watchNamespace, without duplicates. Empty: all namespaces.
 {{/* Names of the operator's CRDs (for --install-crds). */}}
 {{- define "ecs-operator.crdNames" -}}
 {{- $names := list }}
-{{- range (include "ecs-operator.kinds" . | fromJsonArray) }}
-{{- $names = append $names (printf "%s.ecs-operator.dev" .) }}
+{{- /* Every CRD the chart ships, the grants' included (installed, never written as objects). */}}
+{{- range $path, $_ := .Files.Glob "files/crds/*.ecs-operator.dev.yaml" }}
+{{- $names = append $names (base $path | trimSuffix ".yaml") }}
 {{- end }}
 {{- toJson $names }}
 {{- end }}
