@@ -260,6 +260,10 @@ mod ecs_service {
             "what deleting the object does; not an ECS field",
         ),
         (
+            "progressDeadlineSeconds",
+            "how long the operator lets a rollout run before it reports RolloutStuck; not an ECS field",
+        ),
+        (
             "adoptExisting",
             "whether a foreign service may be taken over; not an ECS field",
         ),
