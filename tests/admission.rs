@@ -7,7 +7,7 @@
 mod support;
 
 use kube::api::{DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::GroupVersionKind;
 use kube::{Api, Client};
 use support::TestContext;
 
@@ -49,16 +49,21 @@ async fn dry_run_apply(
 ) -> Result<DynamicObject, kube::Error> {
     let mut obj: DynamicObject =
         serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("bad test manifest: {e}\n{yaml}"));
-    obj.metadata.namespace = Some(namespace.to_string());
     let types = obj.types.clone().expect("manifest has apiVersion and kind");
     let (group, version) = types
         .api_version
         .split_once('/')
         .expect("manifest of a custom resource");
     let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-    let plural = format!("{}s", types.kind.to_lowercase());
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    // The apiserver says whether the kind is namespaced (AWSAccessGrant is cluster-scoped).
+    let (resource, capabilities) = kube::discovery::pinned_kind(client, &gvk).await?;
+    let api: Api<DynamicObject> = match capabilities.scope {
+        kube::discovery::Scope::Namespaced => {
+            obj.metadata.namespace = Some(namespace.to_string());
+            Api::namespaced_with(client.clone(), namespace, &resource)
+        }
+        kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
+    };
     let name = obj.metadata.name.clone().expect("manifest has a name");
     let mut params = PatchParams::apply("admission-test").force();
     params.dry_run = true;

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField, TaskDefinitionStatus};
 use ecs_operator::api::{ECSService, ECSTask, TaskDefinition};
+use ecs_operator::controllers::ecs_service::autoscaling::{Owner, name_prefix};
 use ecs_operator::runtime::crash;
 use support::{Network, Operator, TestContext, condition, get_opt, wait_for};
 
@@ -707,18 +708,24 @@ async fn scaling_of(ctx: &TestContext, cluster: &str) -> (usize, Vec<String>) {
     (targets, policies)
 }
 
+/// The prefix of the scaling names of ECSService `web`, derived from its uid.
+fn scaling_prefix(ctx: &TestContext, svc: &kube::api::DynamicObject) -> String {
+    name_prefix(Owner {
+        namespace: &ctx.namespace,
+        name: "web",
+        uid: svc.metadata.uid.as_deref().expect("uid"),
+    })
+}
+
 #[tokio::test]
 async fn crash_after_register_scalable_target_registers_one_target() {
     let ctx = TestContext::new("crash-register-target").await;
-    let (cluster, _) =
+    let (cluster, svc) =
         auto_scaled_service_after_crash(&ctx, crash::REGISTER_SCALABLE_TARGET, TARGET_TRACKING)
             .await;
     let (targets, policies) = scaling_of(&ctx, &cluster).await;
     assert_eq!(targets, 1);
-    assert_eq!(
-        policies,
-        vec![format!("ecs-operator-{}-web-cpu", ctx.namespace)]
-    );
+    assert_eq!(policies, vec![format!("{}cpu", scaling_prefix(&ctx, &svc))]);
 }
 
 #[tokio::test]
@@ -729,7 +736,7 @@ async fn crash_after_put_metric_alarm_puts_one_alarm() {
     let (targets, policies) = scaling_of(&ctx, &cluster).await;
     assert_eq!(targets, 1);
     assert_eq!(policies.len(), 1, "{policies:?}");
-    let prefix = format!("ecs-operator-{}-web-", ctx.namespace);
+    let prefix = scaling_prefix(&ctx, &svc);
     let alarms = ctx
         .bed
         .cloudwatch()
